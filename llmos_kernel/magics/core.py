@@ -1,0 +1,161 @@
+"""The kernel's magics, registered the IPython way (so %lsmagic, %magic? and completion work).
+
+Each magic's docstring starts with its usage line; %help is built from those lines.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from IPython.core import page
+from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import Markdown, display
+
+from ..backends.registry import ModelSpec, available_models
+from ..runtime import PromptOptions, Runtime
+
+FORMATS = ("markdown", "code", "json", "html", "math", "text")
+
+
+def split_leading_magics(body: str) -> tuple[list[str], str]:
+    """Leading `%line` magics of a prompt cell (run first) and the rest of the cell (the prompt)."""
+    lines = body.split("\n")
+    magics: list[str] = []
+    i = 0
+    while i < len(lines):
+        stripped = lines[i].strip()
+        if stripped.startswith("%") and not stripped.startswith("%%"):
+            magics.append(stripped)
+        elif stripped:
+            break
+        i += 1
+    return magics, "\n".join(lines[i:])
+
+
+@magics_class
+class LLMOSMagics(Magics):
+    def __init__(self, shell, runtime: Runtime) -> None:
+        super().__init__(shell)
+        self.runtime = runtime
+        self.cell_id: str | None = None  # set by the kernel for each execute_request
+
+    # -- prompt cells -----------------------------------------------------------------------------------
+    @magic_arguments()
+    @argument("--model", "-m", help="model for this cell only")
+    @argument("--temperature", "-t", type=float, help="sampling temperature")
+    @argument("--max-tokens", "-n", type=int, help="maximum tokens to generate")
+    @argument("--format", "-f", default="markdown", choices=FORMATS, help="how to render the answer")
+    @argument("--no-history", action="store_true", help="send this prompt without conversation memory")
+    @argument("--as", dest="as_name", help="bind the answer to this Python variable")
+    @argument("--system", "-s", help="system prompt for this cell only")
+    @argument("--timeout", type=float, help="seconds to wait for the provider")
+    @cell_magic
+    def prompt(self, line: str, cell: str) -> None:
+        """%%prompt [--model M] [--temperature T] [--max-tokens N] [--format F] [--no-history] [--as NAME] [--system TEXT] - run the cell as a prompt
+
+        A plain cell is a prompt already; %%prompt adds per-cell options. Leading %line magics in the cell run
+        first; the rest is the prompt, sent with the conversation memory to the backing model (%model).
+        """
+        args = parse_argstring(self.prompt, line)
+        leading, text = split_leading_magics(cell)
+        for magic_line in leading:
+            self.shell.run_line_magic(*(magic_line[1:].split(None, 1) + [""])[:2])
+        if leading and not text.strip():
+            return
+        options = PromptOptions(
+            model=args.model,
+            temperature=args.temperature,
+            max_tokens=args.max_tokens,
+            fmt=args.format,
+            no_history=args.no_history,
+            as_name=args.as_name,
+            system=args.system,
+            timeout=args.timeout,
+        )
+        answer = self.runtime.run_prompt(
+            text.strip(), cell_id=self.cell_id, execution_count=self.shell.execution_count, options=options
+        )
+        self.shell.history_manager.output_hist[self.shell.execution_count] = answer.text  # Out[n]
+        if options.as_name:
+            self.shell.user_ns[options.as_name] = answer.text
+
+    # -- model ------------------------------------------------------------------------------------------
+    @magic_arguments()
+    @argument("name", nargs="?", help="model name (litellm name, smollm2, gguf:PATH, or an alias)")
+    @argument("--api-base", help="URL of an OpenAI-compatible server or LiteLLM proxy")
+    @argument("--api-key-env", help="environment variable that holds the key (the key itself is never shown)")
+    @argument("--window", type=int, help="context window in tokens, when litellm does not know it")
+    @line_magic
+    def model(self, line: str) -> None:
+        """%model [NAME] [--api-base URL] [--api-key-env VAR] [--window N] - show or switch the backing model"""
+        args = parse_argstring(self.model, line)
+        if not args.name:
+            spec = self.runtime.spec
+            print(f"model: {spec.describe()}")
+            return
+        if args.api_base or args.api_key_env or args.window:
+            spec = ModelSpec(args.name, args.api_base, args.api_key_env, args.window)
+        else:
+            spec = self.runtime.resolve(args.name)
+        moved = self.runtime.switch_model(spec)
+        backend = self.runtime.backend
+        print(f"model: {spec.describe()} ({backend.label}, window {backend.window():,} tokens)")
+        for line_ in moved:
+            print(f"  {line_}")
+
+    @line_magic
+    def models(self, line: str) -> None:
+        """%models - list the embedded model, models whose provider key is set, and configured aliases"""
+        current = self.runtime.spec.name
+        for name, why in available_models(self.runtime.aliases):
+            mark = "*" if name == current else " "
+            print(f"{mark} {name:<40} {why}")
+
+    @line_cell_magic
+    def system(self, line: str, cell: str | None = None) -> None:
+        """%system [TEXT] - show or set the system prompt (%%system takes the cell body as the prompt)"""
+        text = cell if cell is not None else line
+        if not text.strip():
+            print(self.runtime.system_prompt)
+            return
+        self.runtime.set_system(text)
+        print(f"system prompt set ({len(text.strip())} characters)")
+
+    # -- help -------------------------------------------------------------------------------------------
+    @line_magic
+    def help(self, line: str) -> None:
+        """%help - list every llmos magic with its usage line"""
+        page.page(help_text(self.shell))
+
+
+def usage_lines(shell: Any) -> list[str]:
+    """Usage lines of every llmos magic (those defined in this package or the widgets package)."""
+    lines = []
+    for kind in ("line", "cell"):
+        for _name, func in sorted(shell.magics_manager.magics[kind].items()):
+            if not getattr(func, "__module__", "").startswith("llmos_kernel"):
+                continue
+            doc = (getattr(func, "__doc__", None) or "").strip()
+            # magic_arguments puts argparse's usage first; ours is the line "%name ... - what it does"
+            first = next((ln.strip() for ln in doc.splitlines() if ln.strip().startswith("%") and " - " in ln), "")
+            if first and first not in lines:
+                lines.append(first)
+    return sorted(set(lines), key=lambda s: s.lstrip("%"))
+
+
+def help_text(shell: Any) -> str:
+    body = "\n".join(f"  {line}" for line in usage_lines(shell))
+    return (
+        "LLM OS: every cell is a prompt to the backing model; %%python runs a cell as Python.\n\n"
+        f"Magics:\n{body}\n\nDetails: %magic? (for example %model?). Python's own magics: %lsmagic"
+    )
+
+
+def show_markdown(text: str) -> None:
+    display(Markdown(text))
+
+
+def quote(parts: list[str]) -> str:
+    return " ".join(shlex.quote(p) for p in parts)

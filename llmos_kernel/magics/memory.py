@@ -1,0 +1,206 @@
+"""Memory magics: the context window as the user sees and steers it (map, pin, evict, recall, compact, undo)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from ..errors import UserFacingError
+from ..memory.render import render_map
+from ..memory.window import MemoryFull
+from ..runtime import Runtime
+
+MAX_DOCUMENT_BYTES = 2_000_000
+
+
+@magics_class
+class MemoryMagics(Magics):
+    def __init__(self, shell, runtime: Runtime) -> None:
+        super().__init__(shell)
+        self.runtime = runtime
+        self.show_panel = None  # set by the kernel: a callable that displays the widget panel
+
+    @magic_arguments()
+    @argument("--json", action="store_true", help="the memory map as JSON")
+    @argument("--panel", action="store_true", help="the live widget panel")
+    @line_magic
+    def memory(self, line: str) -> None:
+        """%memory [--json] [--panel] - the memory map: tokens by kind, % used, free, reserved, one line a segment"""
+        args = parse_argstring(MemoryMagics.memory, line)
+        if args.panel:
+            if self.show_panel is None:
+                raise UserFacingError("the memory panel is not available in this kernel")
+            self.show_panel()
+            return
+        snap = self.runtime.memory.snapshot()
+        if args.json:
+            print(json.dumps(snap, indent=1, ensure_ascii=False))
+            return
+        print(f"model: {self.runtime.spec.describe()}")
+        print(render_map(snap))
+
+    def _act(self, action: str, line: str) -> None:
+        ref = line.strip()
+        if not ref:
+            raise UserFacingError(f"which segment? Usage: %{action} REF (a cell number, cell id or segment id)")
+        print(self.runtime.memory_action(action, ref))
+
+    @line_magic
+    def pin(self, line: str) -> None:
+        """%pin REF - keep a segment (cell number, cell id or segment id) in the window; policies never evict it"""
+        self._act("pin", line)
+
+    @line_magic
+    def unpin(self, line: str) -> None:
+        """%unpin REF - let the memory policy page a segment out again"""
+        self._act("unpin", line)
+
+    @line_magic
+    def evict(self, line: str) -> None:
+        """%evict REF - page a segment out to swap (searchable; %recall brings it back)"""
+        self._act("evict", line)
+
+    @line_magic
+    def forget(self, line: str) -> None:
+        """%forget REF - remove a segment from the window and from swap, entirely"""
+        self._act("forget", line)
+
+    @line_magic
+    def load(self, line: str) -> None:
+        """%load PATH - load a text file into memory as a pinned document"""
+        path = Path(line.strip().strip("'\"")).expanduser()
+        if not line.strip():
+            raise UserFacingError("which file? Usage: %load PATH")
+        if not path.is_file():
+            raise UserFacingError(f"no file at {path}")
+        if path.stat().st_size > MAX_DOCUMENT_BYTES:
+            raise UserFacingError(f"{path} is larger than {MAX_DOCUMENT_BYTES:,} bytes",
+                                  hint="Load a smaller excerpt; the window could not hold it anyway.")
+        text = path.read_text(encoding="utf-8", errors="replace")
+        segment = self.runtime.memory.load_document(str(path), text)
+        self.runtime._notify("memory")
+        print(f"pinned {path.name} as {segment.id} ({self.runtime.memory.tokens_of(segment):,} tokens)")
+
+    @magic_arguments()
+    @argument("focus", nargs="*", help="what the summary should keep")
+    @argument("--dry-run", action="store_true", help="show what would be compacted, change nothing")
+    @argument("--summarizer", help="model that writes the summary (default: the backing model)")
+    @line_magic
+    def compact(self, line: str) -> None:
+        """%compact [FOCUS] [--dry-run] [--summarizer MODEL] - summarize the oldest turns; originals go to swap"""
+        args = parse_argstring(self.compact, line)
+        focus = " ".join(args.focus) or None
+        summarize = self.runtime.summarizer(args.summarizer)
+        try:
+            report = self.runtime.memory.compact(summarize, focus=focus, dry_run=args.dry_run)
+        except MemoryFull as exc:
+            raise UserFacingError(str(exc)) from None
+        self.runtime._notify("memory")
+        print(report.describe() if hasattr(report, "describe") else report)
+
+    @line_magic
+    def undo(self, line: str) -> None:
+        """%undo - restore the memory as it was before the last evict or compact"""
+        try:
+            message = self.runtime.memory.undo()
+        except LookupError as exc:
+            raise UserFacingError(str(exc).strip("'\"") or "nothing to undo") from None
+        self.runtime._notify("memory")
+        print(message)
+
+    @magic_arguments()
+    @argument("query", nargs="*", help="words to search the swap for")
+    @argument("--auto", choices=("on", "off"), help="page in the best matches for every new prompt")
+    @argument("--budget", type=int, help="token budget for recalled segments")
+    @argument("--limit", type=int, default=3, help="how many segments at most")
+    @line_magic
+    def recall(self, line: str) -> None:
+        """%recall QUERY | --auto on|off [--budget N] - page the best swap matches back into the window"""
+        args = parse_argstring(self.recall, line)
+        memory = self.runtime.memory
+        if args.auto:
+            memory.auto_recall = args.auto == "on"
+            if args.budget:
+                memory.auto_recall_budget = args.budget
+            print(f"auto recall {args.auto} (budget {memory.auto_recall_budget:,} tokens)")
+            return
+        query = " ".join(args.query)
+        if not query.strip():
+            raise UserFacingError("what to recall? Usage: %recall QUERY")
+        found = memory.recall(query, budget_tokens=args.budget, limit=args.limit)
+        self.runtime._notify("memory")
+        if not found:
+            print(f"nothing in swap matches {query!r}")
+        for segment in found:
+            print(f"recalled {segment.id} (cell {segment.execution_count or '-'}, {memory.tokens_of(segment):,} tokens)")
+
+    @magic_arguments()
+    @argument("name", nargs="?", choices=("lru", "compact", "strict"), help="the policy")
+    @argument("--warn", type=float, help="warning threshold, a fraction of the usable window")
+    @argument("--act", type=float, help="threshold at which the policy acts")
+    @line_magic
+    def policy(self, line: str) -> None:
+        """%policy [lru|compact|strict] [--warn F] [--act F] - what memory does when the window fills up"""
+        args = parse_argstring(self.policy, line)
+        memory = self.runtime.memory
+        if args.name:
+            memory.policy = args.name
+        for attr, value in (("warn_at", args.warn), ("act_at", args.act)):
+            if value is not None:
+                if not 0 < value <= 1:
+                    raise UserFacingError(f"--{attr[:-3]} must be a fraction between 0 and 1")
+                setattr(memory, attr, value)
+        print(f"policy: {memory.policy} (warn at {memory.warn_at:.0%}, act at {memory.act_at:.0%})")
+
+    @line_magic
+    def window(self, line: str) -> None:
+        """%window [N] - show or set the context window size in tokens"""
+        memory = self.runtime.memory
+        if line.strip():
+            size = _tokens(line, "%window N")
+            if size < 256:
+                raise UserFacingError(f"a window of {size} tokens is too small", hint="Use at least 256.")
+            report = memory.refit(window=size)
+            self.runtime._notify("refit")
+            for action in getattr(report, "actions", []) or []:
+                print(f"  {action}")
+        print(f"window: {memory.window:,} tokens (usable {memory.usable:,}, reserved {memory.reserved_output:,})")
+
+    @line_magic
+    def reserve(self, line: str) -> None:
+        """%reserve [N] - show or set the tokens reserved for the model's answer"""
+        memory = self.runtime.memory
+        if line.strip():
+            size = _tokens(line, "%reserve N")
+            if not 0 < size < memory.window // 2:
+                raise UserFacingError(f"reserve must be between 1 and half the window ({memory.window // 2:,})")
+            memory.reserved_output = size
+            self.runtime.reserved_output = size
+            self.runtime._notify("memory")
+        print(f"reserved for output: {memory.reserved_output:,} tokens (usable {memory.usable:,})")
+
+    @magic_arguments()
+    @argument("--json", action="store_true", help="the exact messages as JSON")
+    @line_magic
+    def context(self, line: str) -> None:
+        """%context [--json] - show exactly the messages the next prompt would send"""
+        args = parse_argstring(self.context, line)
+        plan = self.runtime.memory.plan("", apply_policy=False)
+        messages = plan.messages[:-1] if plan.messages and plan.messages[-1]["content"] == "" else plan.messages
+        if args.json:
+            payload = {"model": self.runtime.spec.name, "tokens": plan.used, "window": plan.window,
+                       "usable": plan.usable, "exact": plan.exact, "messages": messages}
+            print(json.dumps(payload, indent=1, ensure_ascii=False))
+            return
+        for m in messages:
+            print(f"--- {m['role']} ---\n{m['content']}")
+
+
+def _tokens(text: str, usage: str) -> int:
+    try:
+        return int(text.strip().replace(",", "").replace("_", ""))
+    except ValueError:
+        raise UserFacingError(f"'{text.strip()}' is not a number of tokens", hint=f"Usage: {usage}") from None

@@ -1,0 +1,146 @@
+"""Segments: the units of memory that occupy the context window.
+
+A segment is plain data. It knows how to render itself as chat messages and how to round-trip through JSON,
+and it caches its own token counts per tokenizer so that planning a request never re-tokenizes old text.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+INTERRUPTED_MARKER = "\n\n[answer interrupted]"
+# Some providers reject an assistant message with empty content, so an empty answer gets a visible stand-in.
+EMPTY_ANSWER = "[no answer]"
+PREVIEW_CHARS = 60
+
+
+class Kind(str, Enum):
+    SYSTEM = "system"
+    PINNED = "pinned"
+    SUMMARY = "summary"
+    RECALLED = "recalled"
+    HISTORY = "history"
+    TOOL = "tool"
+    PROMPT = "prompt"
+
+
+def new_segment_id() -> str:
+    # Short enough to type in a magic (`%evict s1a2b3`); the window re-draws on the rare collision.
+    return "s" + secrets.token_hex(3)
+
+
+@dataclass
+class Segment:
+    kind: Kind
+    text: str
+    answer: str = ""
+    cell_id: str | None = None
+    execution_count: int | None = None
+    label: str = ""
+    pinned: bool = False
+    interrupted: bool = False
+    id: str = field(default_factory=new_segment_id)
+    created: float = field(default_factory=time.time)
+    last_used: float = -1.0
+    tokens: dict[str, int] = field(default_factory=dict)
+    # The kind a RECALLED segment had before it was paged out ("history", "summary", ...); empty otherwise.
+    origin: str = ""
+
+    def __post_init__(self) -> None:
+        self.kind = Kind(self.kind)
+        if self.last_used < 0:
+            self.last_used = self.created
+
+    # -- rendering -------------------------------------------------------------------------------------
+
+    def answer_text(self) -> str:
+        """The assistant side of a turn, marked when it was cut short so the model knows it is partial."""
+        answer = self.answer
+        if self.interrupted:
+            return answer + INTERRUPTED_MARKER if answer else INTERRUPTED_MARKER.strip()
+        return answer or EMPTY_ANSWER
+
+    def where(self) -> str:
+        """A short human name for where this segment came from: 'cell 3', a label, or the id."""
+        if self.execution_count is not None:
+            return f"cell {self.execution_count}"
+        if self.label:
+            return self.label
+        if self.cell_id:
+            return f"cell {self.cell_id[:8]}"
+        return self.id
+
+    def header(self) -> str:
+        if self.kind is Kind.PINNED:
+            return f"[Pinned document: {self.label}]" if self.label else "[Pinned note]"
+        if self.kind is Kind.SUMMARY:
+            return "[Summary of earlier conversation]"
+        if self.kind is Kind.RECALLED:
+            return f"[Recalled from swap: {self.where()}]"
+        if self.kind is Kind.TOOL:
+            return f"[Tool result: {self.label}]" if self.label else "[Tool result]"
+        return ""
+
+    def body(self) -> str:
+        # A recalled turn is folded into one message: replaying it as a user/assistant pair out of order
+        # would misrepresent when it happened.
+        if self.kind is Kind.RECALLED and self.origin == Kind.HISTORY.value:
+            return f"User: {self.text}\n\nAssistant: {self.answer_text()}"
+        return self.text
+
+    def messages(self) -> list[dict[str, str]]:
+        if self.kind is Kind.SYSTEM:
+            return [{"role": "system", "content": self.text}]
+        if self.kind is Kind.HISTORY:
+            return [
+                {"role": "user", "content": self.text},
+                {"role": "assistant", "content": self.answer_text()},
+            ]
+        if self.kind is Kind.PROMPT:
+            return [{"role": "user", "content": self.text}]
+        return [{"role": "user", "content": f"{self.header()}\n{self.body()}"}]
+
+    def preview(self, chars: int = PREVIEW_CHARS) -> str:
+        flat = " ".join(self.text.split())
+        return flat if len(flat) <= chars else flat[: chars - 1] + "…"
+
+    # -- persistence -----------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind.value,
+            "text": self.text,
+            "answer": self.answer,
+            "cell_id": self.cell_id,
+            "execution_count": self.execution_count,
+            "label": self.label,
+            "pinned": self.pinned,
+            "interrupted": self.interrupted,
+            "created": self.created,
+            "last_used": self.last_used,
+            "tokens": dict(self.tokens),
+            "origin": self.origin,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Segment:
+        return cls(
+            kind=Kind(data["kind"]),
+            text=data.get("text", ""),
+            answer=data.get("answer", ""),
+            cell_id=data.get("cell_id"),
+            execution_count=data.get("execution_count"),
+            label=data.get("label", ""),
+            pinned=bool(data.get("pinned", False)),
+            interrupted=bool(data.get("interrupted", False)),
+            id=data.get("id") or new_segment_id(),
+            created=float(data.get("created", time.time())),
+            last_used=float(data.get("last_used", -1.0)),
+            tokens={str(k): int(v) for k, v in (data.get("tokens") or {}).items()},
+            origin=data.get("origin", ""),
+        )

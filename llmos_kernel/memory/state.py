@@ -1,0 +1,256 @@
+"""The resident state of a context window: configuration, the segment log, cached counts and undo entries.
+
+Counting works in "raw" tokens: exact tokenizers have scale 1, an estimating tokenizer counts raw tokens and
+multiplies by its calibration factor only when a total is reported. A running total of the resident log is
+kept, so nothing here ever re-tokenizes text that was counted before with the same tokenizer.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from . import policies
+from .segments import Kind, Segment
+from .swap import Swap
+from .tokenizers import Tokenizer, cache_key, raw_counter, scale_of
+
+_UNDO_DEPTH = 32
+
+
+@dataclass
+class UndoEntry:
+    """Enough to put back what one evict/compact/policy action moved, keeping anything added since."""
+
+    description: str
+    order: list[str]
+    moved_out: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+
+
+class WindowState:
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        window: int = 8192,
+        reserved_output: int = 512,
+        compaction_buffer: int = 256,
+        warn_at: float = 0.75,
+        act_at: float = 0.90,
+        policy: str = "lru",
+        swap: Swap | None = None,
+    ) -> None:
+        if not 0 < warn_at <= act_at <= 1:
+            raise ValueError(f"need 0 < warn_at <= act_at <= 1, got warn_at={warn_at}, act_at={act_at}")
+        self.tokenizer = tokenizer
+        self.reserved_output = reserved_output
+        self.compaction_buffer = compaction_buffer
+        self._check_window(window)
+        self.window = window
+        self.warn_at = warn_at
+        self.act_at = act_at
+        self.policy = policy
+        self.swap = swap if swap is not None else Swap()
+        self.auto_recall = False
+        self.auto_recall_budget = 1024
+        # LRU frees down to this fraction of usable in one step, so the prefix survives many cells after it.
+        self.evict_to = 0.5
+        self._lock = threading.RLock()
+        self._system: Segment | None = None
+        self._log: list[Segment] = []
+        self._ids: dict[str, Segment] = {}
+        self._cells: dict[str, dict[str, Segment]] = {}  # cell_id -> resident segments: re-runs skip a scan
+        self._total = 0  # raw tokens of the resident log under the current tokenizer
+        self._undo: list[UndoEntry] = []
+        # Set whenever the log changes other than by appending: the planner then rebuilds its layout cache.
+        self._layout_dirty = True
+
+    # -- configuration ---------------------------------------------------------------------------------
+
+    @property
+    def policy(self) -> str:
+        return self._policy
+
+    @policy.setter
+    def policy(self, value: str) -> None:
+        if value not in policies.POLICIES:
+            raise ValueError(f"unknown policy {value!r}: choose one of {', '.join(policies.POLICIES)}")
+        self._policy = value
+
+    @property
+    def usable(self) -> int:
+        return self.window - self.reserved_output - self.compaction_buffer
+
+    def _check_window(self, window: int) -> None:
+        if window - self.reserved_output - self.compaction_buffer <= 0:
+            raise ValueError(
+                f"a window of {window} tokens leaves no room after {self.reserved_output} reserved for the"
+                f" answer and a {self.compaction_buffer}-token compaction buffer"
+            )
+
+    # -- counting --------------------------------------------------------------------------------------
+
+    def _raw(self, segment: Segment) -> int:
+        """Raw tokens of a segment's messages, from its cache when counted before with this tokenizer."""
+        key = cache_key(self.tokenizer)
+        tokens = segment.tokens.get(key)
+        if tokens is None:
+            count, per_message = raw_counter(self.tokenizer), self.tokenizer.per_message
+            tokens = sum(count(message["content"]) + per_message for message in segment.messages())
+            segment.tokens[key] = tokens
+        return tokens
+
+    def _scaled(self, raw: float) -> int:
+        scale = scale_of(self.tokenizer)
+        return int(raw) if scale == 1.0 else math.ceil(raw * scale - 1e-9)
+
+    def _raw_limit(self, tokens: float) -> int:
+        """The largest raw count whose scaled value stays within `tokens`."""
+        return math.floor(tokens / scale_of(self.tokenizer) + 1e-9)
+
+    def _raw_used(self, prompt_raw: int = 0) -> int:
+        system = self._raw(self._system) if self._system else 0
+        return system + self._total + prompt_raw + self.tokenizer.per_request
+
+    def _recount(self) -> None:
+        self._total = sum(self._raw(segment) for segment in self._log)
+        self._layout_dirty = True
+
+    @property
+    def used(self) -> int:
+        """Tokens the resident context costs now, without the next prompt."""
+        return self._scaled(self._raw_used())
+
+    @property
+    def free(self) -> int:
+        return max(self.usable - self.used, 0)
+
+    def tokens_of(self, segment: Segment) -> int:
+        """A segment's tokens under the current tokenizer (counted once, then cached on the segment)."""
+        return self._scaled(self._raw(segment))
+
+    # -- the log ---------------------------------------------------------------------------------------
+
+    @property
+    def segments(self) -> list[Segment]:
+        """Resident segments in request order (the system prompt is separate: see `system`)."""
+        return list(self._log)
+
+    @property
+    def system(self) -> str:
+        return self._system.text if self._system else ""
+
+    @property
+    def system_segment(self) -> Segment | None:
+        return self._system
+
+    def set_system(self, text: str | None) -> None:
+        with self._lock:
+            self._system = Segment(Kind.SYSTEM, text, id="system", label="system") if text else None
+            self._layout_dirty = True
+
+    def is_resident(self, segment: Segment) -> bool:
+        return segment.id in self._ids
+
+    def _index(self, segment: Segment) -> None:
+        self._ids[segment.id] = segment
+        if segment.cell_id is not None:
+            self._cells.setdefault(segment.cell_id, {})[segment.id] = segment
+        self._total += self._raw(segment)
+
+    def _append(self, segment: Segment) -> None:
+        self._log.append(segment)
+        self._index(segment)
+
+    def _insert(self, position: int, segment: Segment) -> None:
+        self._log.insert(position, segment)
+        self._index(segment)
+        self._layout_dirty = True
+
+    def _replace_log(self, segments: list[Segment]) -> None:
+        self._log, self._ids, self._cells, self._total = [], {}, {}, 0
+        for segment in segments:
+            self._append(segment)
+        self._layout_dirty = True
+
+    def _remove(self, doomed: Iterable[Segment]) -> None:
+        ids = {segment.id for segment in doomed} & self._ids.keys()
+        if not ids:
+            return
+        for segment_id in ids:
+            segment = self._ids.pop(segment_id)
+            self._total -= self._raw(segment)
+            if segment.cell_id is not None:
+                cell = self._cells[segment.cell_id]
+                del cell[segment_id]
+                if not cell:
+                    del self._cells[segment.cell_id]
+        self._log = [segment for segment in self._log if segment.id not in ids]
+        self._layout_dirty = True
+
+    def _resident_of_cell(self, cell_id: str) -> list[Segment]:
+        return list(self._cells.get(cell_id, {}).values())
+
+    def _page_out(self, segments: list[Segment], entry: UndoEntry) -> None:
+        self.swap.put_many(segments)  # written to swap before they leave the window: nothing is ever lost
+        entry.moved_out += [segment.id for segment in segments]
+        self._remove(segments)
+
+    # -- recall ----------------------------------------------------------------------------------------
+
+    def _recall(self, query: str, budget: int, limit: int) -> list[Segment]:
+        """Move the best swap matches that fit in `budget` to the end of the log as RECALLED segments."""
+        if budget <= 0 or limit <= 0:
+            return []
+        recalled: list[Segment] = []
+        spent = 0
+        for segment in self.swap.search(query, limit=limit * 4):
+            if len(recalled) >= limit:
+                break
+            cost = self._scaled(self._recalled_raw(segment))
+            if spent + cost > budget:
+                continue
+            self.swap.remove(segment.id)
+            as_recalled(segment, cache_key(self.tokenizer))
+            segment.last_used = time.time()
+            self._append(segment)
+            recalled.append(segment)
+            spent += cost
+        return recalled
+
+    def _recalled_raw(self, segment: Segment) -> int:
+        """Raw tokens a swapped segment will cost once recalled; cached in swap so a miss is not recounted."""
+        already = segment.kind is Kind.RECALLED
+        key = cache_key(self.tokenizer) + ("" if already else RECALLED_SUFFIX)
+        if key not in segment.tokens:
+            probe = segment if already else Segment.from_dict(segment.to_dict())
+            as_recalled(probe, "")
+            segment.tokens[key] = self._raw(probe)
+            self.swap.update_tokens(segment)
+        return segment.tokens[key]
+
+    # -- undo ------------------------------------------------------------------------------------------
+
+    def _begin_undo(self, description: str) -> UndoEntry:
+        return UndoEntry(description, order=[segment.id for segment in self._log])
+
+    def _push_undo(self, entry: UndoEntry) -> None:
+        if entry.moved_out or entry.added:
+            self._undo.append(entry)
+            del self._undo[:-_UNDO_DEPTH]
+
+
+RECALLED_SUFFIX = "|recalled"
+
+
+def as_recalled(segment: Segment, key: str) -> None:
+    """Turn a swapped segment into a RECALLED one; its messages change, so its counts are re-keyed."""
+    if segment.kind is Kind.RECALLED:
+        return
+    recalled_tokens = segment.tokens.get(key + RECALLED_SUFFIX) if key else None
+    segment.origin = segment.kind.value
+    segment.kind = Kind.RECALLED
+    segment.tokens = {key: recalled_tokens} if recalled_tokens is not None else {}

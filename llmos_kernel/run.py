@@ -1,0 +1,56 @@
+"""Run a notebook headlessly on the llmos kernel (nbclient) and print each cell with its answer.
+
+    python -m llmos_kernel run notebooks/quickstart.ipynb [--output OUT.ipynb] [--timeout S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import KERNEL_NAME
+
+
+def output_text(output: dict) -> str:
+    kind = output.get("output_type")
+    if kind == "stream":
+        return output.get("text", "")
+    if kind == "error":
+        return "\n".join(output.get("traceback", [])) or f"{output.get('ename')}: {output.get('evalue')}"
+    data = output.get("data", {})
+    return str(data.get("text/markdown") or data.get("text/plain") or "")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m llmos_kernel run", description=__doc__.splitlines()[0])
+    parser.add_argument("notebook")
+    parser.add_argument("--output", help="save the executed notebook here")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+    args = parser.parse_args(argv)
+
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.read(args.notebook, as_version=4)
+    client = NotebookClient(nb, timeout=args.timeout, kernel_name=KERNEL_NAME,
+                            resources={"metadata": {"path": str(Path(args.notebook).parent)}})
+    failed = False
+    try:
+        client.execute()
+    except CellExecutionError:
+        failed = True
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        print(f"\n\x1b[1mIn [{cell.get('execution_count') or ' '}]:\x1b[0m {cell.source}")
+        for output in cell.get("outputs", []):
+            print(output_text(output).rstrip())
+    if args.output:
+        nbformat.write(nb, args.output)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,285 @@
+"""Runs one prompt-program: plan memory -> stream from the backend -> render -> commit to memory.
+
+The runtime owns the current backend, the context window (memory) and the process table. It knows nothing of
+the Jupyter protocol; the kernel and magics call it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .backends.base import Backend, CallParams, Usage
+from .backends.registry import ModelSpec, create_backend
+from .errors import CellInterrupted, PromptError, UserFacingError
+from .memory.segments import Segment
+from .memory.window import ContextWindow, MemoryFull
+from .render import AnswerDisplay, Footer
+
+DEFAULT_SYSTEM = "You are a helpful assistant inside a Jupyter notebook. Answer concisely in Markdown."
+
+
+@dataclass
+class PromptOptions:
+    model: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    fmt: str = "markdown"
+    no_history: bool = False
+    as_name: str | None = None
+    system: str | None = None
+    timeout: float | None = None
+
+
+@dataclass
+class Process:
+    """One row of the process table (%ps)."""
+
+    cell: int | None
+    cell_id: str | None
+    model: str
+    status: str = "running"
+    tokens_in: int = 0
+    tokens_out: int = 0
+    latency: float = 0.0
+    cost: float | None = None
+    exact: bool = True
+    started: float = field(default_factory=time.time)
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens_out / self.latency if self.latency > 0 else 0.0
+
+
+@dataclass
+class Answer:
+    text: str
+    process: Process
+    plan: Any = None
+
+
+class Runtime:
+    def __init__(self, default_model: str = "smollm2", timeout: float = 120.0, reserved_output: int = 512) -> None:
+        self.spec = ModelSpec(default_model)
+        self.timeout = timeout
+        self.reserved_output = reserved_output
+        self.system_prompt = DEFAULT_SYSTEM
+        self.aliases: dict[str, ModelSpec] = {}
+        self.processes: list[Process] = []
+        self._backends: dict[str, Backend] = {}
+        self._memory: ContextWindow | None = None
+        self.listeners: list[Callable[[str], None]] = []  # e.g. the memory panel: called on "progress"/"commit"
+
+    # -- model ---------------------------------------------------------------------------------------------
+    def resolve(self, name: str) -> ModelSpec:
+        return self.aliases.get(name) or ModelSpec(name)
+
+    def backend_for(self, spec: ModelSpec) -> Backend:
+        key = spec.describe()
+        if key not in self._backends:
+            self._backends[key] = create_backend(spec)
+        backend = self._backends[key]
+        if spec.window and hasattr(backend, "set_window"):
+            backend.set_window(spec.window)
+        return backend
+
+    @property
+    def backend(self) -> Backend:
+        return self.backend_for(self.spec)
+
+    def switch_model(self, spec: ModelSpec) -> list[str]:
+        """Make ``spec`` the backing model; re-fit memory to its tokenizer and window. Returns what moved."""
+        backend = self.backend_for(spec)  # raises a clear error before anything changes
+        if hasattr(backend, "check_key"):
+            backend.check_key()
+        self.spec = spec
+        if self._memory is None:
+            return []
+        report = self._memory.refit(tokenizer=backend.tokenizer(), window=backend.window())
+        self._notify("refit")
+        return list(getattr(report, "actions", []) or [])
+
+    @property
+    def memory(self) -> ContextWindow:
+        if self._memory is None:
+            backend = self.backend
+            self._memory = ContextWindow(
+                backend.tokenizer(), window=backend.window(), reserved_output=self.reserved_output
+            )
+            self._memory.set_system(self.system_prompt)
+        return self._memory
+
+    def set_system(self, text: str) -> None:
+        self.system_prompt = text.strip() or DEFAULT_SYSTEM
+        if self._memory is not None:
+            self._memory.set_system(self.system_prompt)
+        self._notify("system")
+
+    def _notify(self, event: str) -> None:
+        for listener in list(self.listeners):
+            with contextlib.suppress(Exception):  # a broken view must never break a cell
+                listener(event)
+
+    # -- one prompt cell ----------------------------------------------------------------------------------------
+    def run_prompt(
+        self, prompt: str, *, cell_id: str | None, execution_count: int | None, options: PromptOptions
+    ) -> Answer:
+        if not prompt.strip():
+            raise PromptError("the cell is empty: nothing was sent to the model",
+                              hint="Type a prompt, or start the cell with %%python to run Python.")
+        spec = self.resolve(options.model) if options.model else self.spec
+        backend = self.backend_for(spec)
+        if hasattr(backend, "check_key"):
+            backend.check_key()
+        plan = self._plan(prompt, options)
+        params = CallParams(
+            temperature=options.temperature,
+            max_tokens=options.max_tokens,
+            timeout=options.timeout or self.timeout,
+        )
+        proc = Process(execution_count, cell_id, backend.name)
+        self.processes.append(proc)
+        view = AnswerDisplay(getattr(backend, "label", backend.name), options.fmt)
+        view.waiting()
+        text, usage, status = self._stream(backend, plan.messages, params, view, proc)
+        proc.latency = time.monotonic() - view.started
+        self._account(proc, backend, usage, plan, status)
+        footer = Footer(backend.name, proc.tokens_in, proc.tokens_out, proc.latency, proc.cost, proc.exact, status)
+        view.finish(text, footer, self._metadata(proc, plan, status))
+        if not options.no_history and text:
+            self.memory.commit_turn(cell_id or f"run-{execution_count}", prompt, text,
+                                    interrupted=status != "ok", execution_count=execution_count)
+        self._notify("commit")
+        if status == "interrupted":
+            raise CellInterrupted(f"{backend.name} was stopped; the partial answer ({proc.tokens_out} tokens) "
+                                  "is kept and marked as interrupted", model=backend.name)
+        return Answer(text, proc, plan)
+
+    def _plan(self, prompt: str, options: PromptOptions) -> Any:
+        memory = self.memory
+        try:
+            if options.no_history:
+                messages = [{"role": "system", "content": options.system or self.system_prompt},
+                            {"role": "user", "content": prompt}]
+                return _BarePlan(messages)
+            plan = memory.plan(prompt, summarize=self.summarizer())
+        except MemoryFull as exc:
+            raise UserFacingError(str(exc), hint="See %memory; %evict, %unpin or %compact free space.") from None
+        if options.system:
+            plan.messages[0] = {"role": "system", "content": options.system}
+        return plan
+
+    def _stream(
+        self, backend: Backend, messages: list[dict], params: CallParams, view: AnswerDisplay, proc: Process
+    ) -> tuple[str, Usage | None, str]:
+        """Returns (text, usage, status) where status is ok | interrupted; provider errors propagate."""
+        parts: list[str] = []
+        usage: Usage | None = None
+        pieces = 0
+        try:
+            for delta in backend.stream(messages, params):
+                if delta.text:
+                    parts.append(delta.text)
+                    pieces += 1
+                    view.progress("".join(parts), pieces)
+                    self._notify("progress")
+                if delta.usage is not None:
+                    usage = delta.usage
+        except KeyboardInterrupt:
+            proc.status = "interrupted"
+            return "".join(parts), usage, "interrupted"
+        except UserFacingError:
+            proc.status = "error"
+            if parts:  # a cut stream: the partial answer stays visible (marked) but is not committed
+                view.finish("".join(parts), Footer(backend.name, 0, pieces, time.monotonic() - view.started,
+                                                    None, False, "cut"), {"status": "cut"})
+            raise
+        return "".join(parts), usage, "ok"
+
+    def _account(self, proc: Process, backend: Backend, usage: Usage | None, plan: Any, status: str) -> None:
+        tokenizer = self.memory.tokenizer
+        if usage is None or (not usage.prompt_tokens and status != "ok"):
+            usage = Usage(plan.used if hasattr(plan, "used") else 0, 0, exact=False)
+        proc.tokens_in = usage.prompt_tokens
+        proc.tokens_out = usage.completion_tokens
+        proc.exact = usage.exact
+        proc.status = status if proc.status == "running" else proc.status
+        cost = getattr(backend, "cost", None)
+        proc.cost = usage.cost if usage.cost is not None else (cost(usage) if cost else None)
+        calibrate = getattr(tokenizer, "calibrate", None)
+        if calibrate and usage.exact and usage.prompt_tokens and hasattr(plan, "used"):
+            calibrate(plan.used, usage.prompt_tokens)
+
+    def _metadata(self, proc: Process, plan: Any, status: str) -> dict[str, Any]:
+        return {
+            "model": proc.model,
+            "tokens_in": proc.tokens_in,
+            "tokens_out": proc.tokens_out,
+            "latency_s": round(proc.latency, 3),
+            "cost_usd": proc.cost,
+            "exact": proc.exact,
+            "status": status,
+            "planned_tokens": getattr(plan, "used", None),
+            "cache_prefix_tokens": getattr(plan, "cache_prefix_tokens", None),
+        }
+
+    # -- memory actions shared by magics and the panel --------------------------------------------------
+    def memory_action(self, action: str, ref: str) -> str:
+        """pin | unpin | evict | forget | recall a segment (by id, cell id or cell number); returns what happened."""
+        memory = self.memory
+        try:
+            if action == "recall":
+                segment = memory.page_in(ref)
+                message = f"recalled {segment.id} (cell {segment.execution_count or '-'}) into the window"
+            elif action in ("pin", "unpin", "evict", "forget"):
+                segment = getattr(memory, action)(ref)
+                past = {"pin": "pinned", "unpin": "unpinned", "evict": "paged out to swap", "forget": "forgot"}
+                message = f"{past[action]} {segment.id} ({segment.kind.value}, cell {segment.execution_count or '-'})"
+            else:
+                raise UserFacingError(f"unknown memory action '{action}'",
+                                      hint="Use pin, unpin, evict, forget or recall.")
+        except (LookupError, ValueError, MemoryFull) as exc:
+            raise UserFacingError(str(exc).strip("'\""), hint="%memory lists segments and their ids.") from None
+        self._notify("memory")
+        return message
+
+    # -- helpers for memory policies ----------------------------------------------------------------------
+    def summarizer(self, model: str | None = None) -> Callable[[list[Segment], str | None], str]:
+        """A summarize(segments, focus) callable for the compact policy, on the backing or a named model."""
+        backend = self.backend_for(self.resolve(model)) if model else None
+
+        def summarize(segments: list[Segment], focus: str | None = None) -> str:
+            return self.summarize(segments, focus, backend)
+
+        return summarize
+
+    def summarize(self, segments: list[Segment], focus: str | None = None, backend: Backend | None = None) -> str:
+        """Summarize turns with a model (the backing one unless given): used by the compact policy."""
+        transcript = "\n\n".join(
+            f"User: {s.text}\nAssistant: {s.answer}" if s.answer else s.text for s in segments
+        )
+        ask = "Summarize this conversation so it can replace it as context. Keep facts, names, numbers."
+        if focus:
+            ask += f" Focus on: {focus}."
+        backend = backend or self.backend
+        # Keep the transcript within the summarizer's own window (about 3 characters a token, with room to answer).
+        room = max(1000, (backend.window() - 700) * 3)
+        if len(transcript) > room:
+            transcript = transcript[: room // 2] + "\n[...]\n" + transcript[-room // 2:]
+        messages = [{"role": "system", "content": ask}, {"role": "user", "content": transcript}]
+        params = CallParams(temperature=0, max_tokens=300, timeout=self.timeout)
+        text = "".join(d.text for d in backend.stream(messages, params))
+        return text.strip() or transcript[:2000]
+
+
+@dataclass
+class _BarePlan:
+    """A plan with no memory: for --no-history cells."""
+
+    messages: list[dict]
+    used: int = 0
+    cache_prefix_tokens: int = 0
+

@@ -1,0 +1,116 @@
+"""Drive a real llmos kernel process through jupyter_client, as a notebook frontend does."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from jupyter_client.manager import KernelManager
+
+
+@dataclass
+class Run:
+    """Everything one execute_request produced."""
+
+    reply: dict
+    messages: list[dict] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return self.reply["content"]["status"]
+
+    def of_type(self, *types: str) -> list[dict]:
+        return [m for m in self.messages if m["msg_type"] in types]
+
+    @property
+    def errors(self) -> list[dict]:
+        return self.of_type("error")
+
+    @property
+    def stdout(self) -> str:
+        return "".join(m["content"]["text"] for m in self.of_type("stream") if m["content"]["name"] == "stdout")
+
+    @property
+    def stderr(self) -> str:
+        return "".join(m["content"]["text"] for m in self.of_type("stream") if m["content"]["name"] == "stderr")
+
+    @property
+    def error_text(self) -> str:
+        return "\n".join("\n".join(m["content"]["traceback"]) for m in self.errors)
+
+    def final_display(self) -> dict | None:
+        """The last display_data/update_display_data carrying llmos metadata (the finished answer)."""
+        for m in reversed(self.of_type("display_data", "update_display_data")):
+            if "llmos" in m["content"].get("metadata", {}):
+                return m["content"]
+        return None
+
+    def all_text(self) -> str:
+        parts = [self.stdout, self.stderr, self.error_text]
+        for m in self.of_type("display_data", "update_display_data", "execute_result"):
+            parts.append(str(m["content"]["data"].get("text/plain", "")))
+        return "\n".join(parts)
+
+
+class KernelSession:
+    def __init__(self, kernel_name: str = "llmos", env: dict[str, str] | None = None, cwd: str | None = None):
+        self.km = KernelManager(kernel_name=kernel_name)
+        kwargs: dict[str, Any] = {}
+        if env is not None:
+            kwargs["env"] = env
+        if cwd is not None:
+            kwargs["cwd"] = cwd
+        self.km.start_kernel(**kwargs)
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=60)
+
+    def send(self, code: str, cell_id: str | None = None, silent: bool = False) -> str:
+        content = {"code": code, "silent": silent, "store_history": not silent, "user_expressions": {},
+                   "allow_stdin": False, "stop_on_error": True}
+        msg = self.kc.session.msg("execute_request", content)
+        if cell_id is not None:
+            msg["metadata"]["cellId"] = cell_id  # what JupyterLab sends; ipykernel passes it as cell_id
+        self.kc.shell_channel.send(msg)
+        return msg["header"]["msg_id"]
+
+    def collect(self, msg_id: str, timeout: float = 300) -> Run:
+        deadline = time.monotonic() + timeout
+        messages: list[dict] = []
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no idle status within {timeout} s")
+            msg = self.kc.get_iopub_msg(timeout=remaining)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+            messages.append(msg)
+        while True:
+            reply = self.kc.get_shell_msg(timeout=max(1.0, deadline - time.monotonic()))
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return Run(reply, messages)
+
+    def run(self, code: str, cell_id: str | None = None, timeout: float = 300) -> Run:
+        return self.collect(self.send(code, cell_id=cell_id or uuid.uuid4().hex), timeout)
+
+    def py(self, code: str) -> Run:
+        return self.run("%%python\n" + code)
+
+    def eval(self, expr: str) -> Any:
+        """Evaluate a Python expression in the kernel and return its value (via repr/literal_eval)."""
+        import ast
+
+        run = self.py(f"print(repr({expr}))")
+        assert run.status == "ok", run.error_text
+        return ast.literal_eval(run.stdout.strip())
+
+    def alive(self) -> bool:
+        return self.km.is_alive()
+
+    def close(self) -> None:
+        self.kc.stop_channels()
+        self.km.shutdown_kernel(now=True)

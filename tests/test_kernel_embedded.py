@@ -1,0 +1,58 @@
+"""Prompt cells on the real embedded model (SmolLM2 on llama.cpp) through a real kernel process."""
+
+from __future__ import annotations
+
+import json
+
+
+def test_two_prompts_stream_and_second_carries_first(kernel):
+    first = kernel.run("%%prompt --max-tokens 24 --temperature 0\nName one planet.", cell_id="c1")
+    assert first.status == "ok", first.error_text
+    updates = first.of_type("update_display_data")
+    assert len(updates) >= 2, "the answer should grow in place through display updates"
+    final = first.final_display()
+    assert final is not None
+    meta = final["metadata"]["llmos"]
+    assert final["data"]["text/markdown"].strip()
+    assert meta["model"] == "smollm2" and meta["status"] == "ok"
+    assert meta["tokens_in"] > 0 and 0 < meta["tokens_out"] <= 24
+    assert meta["exact"] is True and meta["latency_s"] > 0
+    # every display shares one display_id: one output that grows, not many
+    ids = {m["content"]["transient"]["display_id"] for m in first.of_type("display_data", "update_display_data")}
+    assert len(ids) == 1
+
+    second = kernel.run("%%prompt --max-tokens 16 --temperature 0\nAnd another one?", cell_id="c2")
+    assert second.status == "ok", second.error_text
+    meta2 = second.final_display()["metadata"]["llmos"]
+    # llama.cpp counts the second prompt exactly: it must contain the whole first turn
+    assert meta2["tokens_in"] >= meta["tokens_in"] + meta["tokens_out"]
+
+    ctx = kernel.run("%context --json")
+    sent = json.loads(ctx.stdout)
+    contents = [m["content"] for m in sent["messages"]]
+    assert "Name one planet." in contents and "And another one?" in contents
+    roles = [m["role"] for m in sent["messages"]]
+    assert roles[0] == "system" and roles.count("assistant") == 2
+
+
+def test_rerunning_a_cell_replaces_its_turn(kernel):
+    for _ in range(2):
+        run = kernel.run("%%prompt --max-tokens 8 --temperature 0\nSay yes.", cell_id="same-cell")
+        assert run.status == "ok", run.error_text
+    sent = json.loads(kernel.run("%context --json").stdout)["messages"]
+    assert [m["content"] for m in sent].count("Say yes.") == 1
+
+
+def test_answer_is_out_and_as_variable(kernel):
+    run = kernel.run("%%prompt --as reply --max-tokens 8\nSay hi.", cell_id="v1")
+    assert run.status == "ok", run.error_text
+    value = kernel.eval("reply")
+    assert isinstance(value, str) and value.strip()
+    assert kernel.eval(f"Out[{run.reply['content']['execution_count']}]") == value
+
+
+def test_empty_cell_is_a_clear_message(kernel):
+    run = kernel.run("   \n")
+    assert run.status == "ok"
+    assert "nothing was sent" in run.stdout
+    assert kernel.alive()
