@@ -43,6 +43,10 @@ class PromptError(UserFacingError):
     title = "Prompt error"
 
 
+class BadOptions(UserFacingError):
+    title = "Bad options"
+
+
 class CellInterrupted(UserFacingError):
     """Raised after an interrupted answer was kept (marked) so that run-all stops like it does in Python."""
 

@@ -15,7 +15,8 @@ from ipykernel.ipkernel import IPythonKernel
 
 from . import DISPLAY_NAME, __version__
 from .completion import complete, prompt_is_complete
-from .magics import LLMOSMagics, MemoryMagics
+from .config import load_config
+from .magics import LLMOSMagics, MemoryMagics, ProgramMagics
 from .runtime import Runtime
 
 PYTHON_MARKER = "%%python"
@@ -55,11 +56,12 @@ class LLMOSKernel(IPythonKernel):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.runtime = Runtime()
+        self.runtime = Runtime(load_config())
         self._python_only = False  # set while asking IPython about plain Python (is_complete of %%python)
         self.llmos_magics = LLMOSMagics(self.shell, self.runtime)
         self.memory_magics = MemoryMagics(self.shell, self.runtime)
-        self.shell.register_magics(self.llmos_magics, self.memory_magics)
+        self.program_magics = ProgramMagics(self.shell, self.runtime, self.llmos_magics.namespace)
+        self.shell.register_magics(self.llmos_magics, self.memory_magics, self.program_magics)
         self.shell.input_transformers_cleanup.insert(0, self._route_lines)
         self.shell.events.register("pre_run_cell", self._before_cell)
 

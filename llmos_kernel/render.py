@@ -5,6 +5,9 @@ Only this module talks to IPython's display machinery for answers, so the runtim
 
 from __future__ import annotations
 
+import contextvars
+import html
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -50,31 +53,56 @@ class AnswerDisplay:
         self._last = 0.0
         self.updates = 0
         self._shown = False
+        self._lock = threading.Lock()
+        self._first_token = threading.Event()
 
     def _bundle(self, body: str, status_line: str | None) -> dict[str, str]:
+        plain = body or (status_line or "")
+        if self.fmt == "html":
+            footer = f"<div><sub>{html.escape(status_line)}</sub></div>" if status_line else ""
+            return {"text/html": body + footer, "text/plain": plain}
         md = format_body(body, self.fmt)
         if status_line:
             md = f"{md}\n\n<sub>{status_line}</sub>" if md else f"<sub>{status_line}</sub>"
-        return {"text/markdown": md, "text/plain": body or (status_line or "")}
+        return {"text/markdown": md, "text/plain": plain}
 
     def _publish(self, bundle: dict[str, Any], metadata: dict | None = None) -> None:
-        display(bundle, raw=True, display_id=self.display_id, update=self._shown, metadata=metadata or {})
-        self._shown = True
-        self.updates += 1
+        with self._lock:
+            display(bundle, raw=True, display_id=self.display_id, update=self._shown, metadata=metadata or {})
+            self._shown = True
+            self.updates += 1
 
     def waiting(self) -> None:
-        self._publish(self._bundle("", f"⏳ {self.model} · thinking…"))
+        """Show the model and the elapsed time until the first token (prompt processing can take a while)."""
+        self._publish(self._bundle("", f"⏳ {self.model} · waiting…"))
+        context = contextvars.copy_context()  # the ticker's outputs belong to this cell
+        threading.Thread(target=context.run, args=(self._tick,), daemon=True, name="llmos-wait").start()
 
-    def progress(self, text: str, tokens: int, force: bool = False) -> None:
+    def _tick(self) -> None:
+        while not self._first_token.wait(1.0):
+            elapsed = time.monotonic() - self.started
+            self._publish(self._bundle("", f"⏳ {self.model} · waiting {elapsed:.0f} s…"))
+
+    def stop_waiting(self) -> None:
+        self._first_token.set()
+
+    def progress(self, parts: list[str], tokens: int, force: bool = False) -> bool:
+        """Show the answer so far, at most every `interval` seconds; True when the display was updated."""
+        self._first_token.set()
         now = time.monotonic()
         if not force and now - self._last < self.interval:
-            return
+            return False
         self._last = now
         elapsed = now - self.started
         rate = tokens / elapsed if elapsed > 0 else 0.0
-        self._publish(self._bundle(text, f"▶ {self.model} · {elapsed:.1f} s · {rate:.0f} tok/s"))
+        self._publish(self._bundle("".join(parts), f"▶ {self.model} · {elapsed:.1f} s · {rate:.0f} tok/s"))
+        return True
+
+    def failed(self, elapsed: float) -> None:
+        self._publish(self._bundle("", f"✖ {self.model} · failed after {elapsed:.1f} s (see the error below)"))
 
     def finish(self, text: str, footer: Footer, metadata: dict[str, Any]) -> None:
+        self._first_token.set()
         status = footer.text()
         if footer.status == "interrupted":
             status = "⏹ interrupted: partial answer kept · " + status
@@ -96,3 +124,51 @@ def format_body(text: str, fmt: str) -> str:
     if fmt == "text":
         return "```text\n" + text + "\n```"
     return text
+
+
+@dataclass
+class Column:
+    """One model's side of a %%compare."""
+
+    model: str
+    text: str = ""
+    footer: str = "waiting…"
+    error: str = ""
+
+
+class CompareDisplay:
+    """Several answers side by side in one output that grows in place (HTML, with a Markdown fallback)."""
+
+    def __init__(self, models: list[str], interval: float = UPDATE_INTERVAL) -> None:
+        self.columns = [Column(m) for m in models]
+        self.display_id = uuid.uuid4().hex
+        self.interval = interval
+        self._last = 0.0
+        self._shown = False
+
+    def update(self, force: bool = False, metadata: dict | None = None) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < self.interval:
+            return
+        self._last = now
+        bundle = {"text/html": self.html(), "text/markdown": self.markdown(), "text/plain": self.markdown()}
+        display(bundle, raw=True, display_id=self.display_id, update=self._shown, metadata=metadata or {})
+        self._shown = True
+
+    def html(self) -> str:
+        cells = []
+        for col in self.columns:
+            body = f'<div style="color:#b00">{html.escape(col.error)}</div>' if col.error else (
+                f'<div style="white-space:pre-wrap">{html.escape(col.text)}</div>')
+            cells.append(
+                '<div style="flex:1;min-width:0;border:1px solid #ddd;border-radius:4px;padding:6px">'
+                f"<b>{html.escape(col.model)}</b>{body}"
+                f'<div style="color:#777;font-size:85%;margin-top:4px">{html.escape(col.footer)}</div></div>'
+            )
+        return f'<div class="llmos-compare" style="display:flex;gap:8px">{"".join(cells)}</div>'
+
+    def markdown(self) -> str:
+        parts = []
+        for col in self.columns:
+            parts.append(f"**{col.model}**\n\n{col.error or col.text}\n\n<sub>{col.footer}</sub>")
+        return "\n\n---\n\n".join(parts)

@@ -14,10 +14,11 @@ from typing import Any
 
 from .backends.base import Backend, CallParams, Usage
 from .backends.registry import ModelSpec, create_backend
+from .config import Config
 from .errors import CellInterrupted, PromptError, UserFacingError
 from .memory.segments import Segment
 from .memory.window import ContextWindow, MemoryFull
-from .render import AnswerDisplay, Footer
+from .render import AnswerDisplay, CompareDisplay, Footer
 
 DEFAULT_SYSTEM = "You are a helpful assistant inside a Jupyter notebook. Answer concisely in Markdown."
 
@@ -62,13 +63,18 @@ class Answer:
 
 
 class Runtime:
-    def __init__(self, default_model: str = "smollm2", timeout: float = 120.0, reserved_output: int = 512) -> None:
-        self.spec = ModelSpec(default_model)
-        self.timeout = timeout
-        self.reserved_output = reserved_output
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config or Config()
+        settings = self.config.settings
+        self.spec = self.config.aliases.get(settings.default_model) or ModelSpec(settings.default_model)
+        self.timeout = settings.timeout
+        self.defaults: dict[str, Any] = dict(settings.defaults)
+        self.reserved_output = self.config.memory.reserved_output
         self.system_prompt = DEFAULT_SYSTEM
-        self.aliases: dict[str, ModelSpec] = {}
+        self.aliases: dict[str, ModelSpec] = dict(self.config.aliases)
         self.processes: list[Process] = []
+        self.notices: list[str] = [f"config: {p}" for p in self.config.problems]  # shown with the next cell
+        self.window_overrides: dict[str, int] = {}  # %window N, per model: it survives switching away and back
         self._backends: dict[str, Backend] = {}
         self._memory: ContextWindow | None = None
         self.listeners: list[Callable[[str], None]] = []  # e.g. the memory panel: called on "progress"/"commit"
@@ -98,7 +104,18 @@ class Runtime:
         self.spec = spec
         if self._memory is None:
             return []
-        report = self._memory.refit(tokenizer=backend.tokenizer(), window=backend.window())
+        report = self._memory.refit(tokenizer=backend.tokenizer(), window=self.window_for(spec, backend))
+        self._notify("refit")
+        return list(getattr(report, "actions", []) or [])
+
+    def window_for(self, spec: ModelSpec, backend: Backend) -> int:
+        configured = self.window_overrides.get(spec.describe()) or self.config.memory.window
+        return configured or backend.window()
+
+    def set_window(self, size: int) -> list[str]:
+        """%window N: the current model's window, kept for it across model switches."""
+        self.window_overrides[self.spec.describe()] = size
+        report = self.memory.refit(window=size)
         self._notify("refit")
         return list(getattr(report, "actions", []) or [])
 
@@ -106,8 +123,14 @@ class Runtime:
     def memory(self) -> ContextWindow:
         if self._memory is None:
             backend = self.backend
+            mem = self.config.memory
             self._memory = ContextWindow(
-                backend.tokenizer(), window=backend.window(), reserved_output=self.reserved_output
+                backend.tokenizer(),
+                window=self.window_for(self.spec, backend),
+                reserved_output=self.reserved_output,
+                warn_at=mem.warn_at,
+                act_at=mem.act_at,
+                policy=mem.policy,
             )
             self._memory.set_system(self.system_prompt)
         return self._memory
@@ -136,15 +159,18 @@ class Runtime:
             backend.check_key()
         plan = self._plan(prompt, options)
         params = CallParams(
-            temperature=options.temperature,
-            max_tokens=options.max_tokens,
+            temperature=options.temperature if options.temperature is not None else self.defaults.get("temperature"),
+            max_tokens=options.max_tokens or self.defaults.get("max_tokens"),
             timeout=options.timeout or self.timeout,
         )
         proc = Process(execution_count, cell_id, backend.name)
         self.processes.append(proc)
         view = AnswerDisplay(getattr(backend, "label", backend.name), options.fmt)
         view.waiting()
-        text, usage, status = self._stream(backend, plan.messages, params, view, proc)
+        try:
+            text, usage, status = self._stream(backend, plan.messages, params, view, proc)
+        finally:
+            view.stop_waiting()  # the ticker must never outlive the cell, whatever happened
         proc.latency = time.monotonic() - view.started
         self._account(proc, backend, usage, plan, status)
         footer = Footer(backend.name, proc.tokens_in, proc.tokens_out, proc.latency, proc.cost, proc.exact, status)
@@ -184,8 +210,8 @@ class Runtime:
                 if delta.text:
                     parts.append(delta.text)
                     pieces += 1
-                    view.progress("".join(parts), pieces)
-                    self._notify("progress")
+                    if view.progress(parts, pieces):  # throttled: True when the display was updated
+                        self._notify("progress")
                 if delta.usage is not None:
                     usage = delta.usage
         except KeyboardInterrupt:
@@ -193,9 +219,12 @@ class Runtime:
             return "".join(parts), usage, "interrupted"
         except UserFacingError:
             proc.status = "error"
+            elapsed = time.monotonic() - view.started
             if parts:  # a cut stream: the partial answer stays visible (marked) but is not committed
-                view.finish("".join(parts), Footer(backend.name, 0, pieces, time.monotonic() - view.started,
-                                                    None, False, "cut"), {"status": "cut"})
+                view.finish("".join(parts), Footer(backend.name, 0, pieces, elapsed, None, False, "cut"),
+                            {"model": backend.name, "status": "cut", "tokens_out": pieces})
+            else:
+                view.failed(elapsed)
             raise
         return "".join(parts), usage, "ok"
 
@@ -210,8 +239,10 @@ class Runtime:
         cost = getattr(backend, "cost", None)
         proc.cost = usage.cost if usage.cost is not None else (cost(usage) if cost else None)
         calibrate = getattr(tokenizer, "calibrate", None)
-        if calibrate and usage.exact and usage.prompt_tokens and hasattr(plan, "used"):
-            calibrate(plan.used, usage.prompt_tokens)
+        planned = getattr(plan, "used", 0)
+        # Only the backing model's reported usage says anything about the memory's (estimating) tokenizer.
+        if calibrate and usage.exact and usage.prompt_tokens and planned > 0 and backend is self.backend:
+            calibrate(planned, usage.prompt_tokens)
 
     def _metadata(self, proc: Process, plan: Any, status: str) -> dict[str, Any]:
         return {
@@ -225,6 +256,48 @@ class Runtime:
             "planned_tokens": getattr(plan, "used", None),
             "cache_prefix_tokens": getattr(plan, "cache_prefix_tokens", None),
         }
+
+    # -- %%compare -----------------------------------------------------------------------------------------
+    def compare(self, prompt: str, models: list[str], options: PromptOptions) -> list[Process]:
+        """One prompt on several models, side by side; the current memory is context, nothing is committed."""
+        if not prompt.strip():
+            raise PromptError("the cell is empty: nothing to compare", hint="Put the prompt under %%compare M1 M2.")
+        specs = [self.resolve(m) for m in models]
+        backends = [self.backend_for(spec) for spec in specs]  # unknown models fail before anything is sent
+        messages = self._plan(prompt, options).messages
+        view = CompareDisplay([b.name for b in backends])
+        view.update(force=True)
+        rows: list[Process] = []
+        for backend, column in zip(backends, view.columns, strict=True):
+            proc = Process(None, None, backend.name)
+            rows.append(proc)
+            self.processes.append(proc)
+            started = time.monotonic()
+            params = CallParams(options.temperature if options.temperature is not None
+                                else self.defaults.get("temperature"),
+                                options.max_tokens or self.defaults.get("max_tokens"),
+                                options.timeout or self.timeout)
+            usage = None
+            try:
+                if hasattr(backend, "check_key"):
+                    backend.check_key()
+                for delta in backend.stream(messages, params):
+                    column.text += delta.text
+                    usage = delta.usage or usage
+                    view.update()
+                proc.status = "ok"
+            except UserFacingError as exc:
+                column.error, proc.status = exc.render(), "error"
+            proc.latency = time.monotonic() - started
+            if proc.status == "ok":
+                self._account(proc, backend, usage, _BarePlan(messages), "ok")
+            column.footer = Footer(backend.name, proc.tokens_in, proc.tokens_out, proc.latency, proc.cost,
+                                   proc.exact, proc.status).text()
+            view.update(force=True)
+        meta = [{"model": p.model, "status": p.status, "tokens_in": p.tokens_in, "tokens_out": p.tokens_out,
+                 "latency_s": round(p.latency, 3), "cost_usd": p.cost} for p in rows]
+        view.update(force=True, metadata={"llmos": {"compare": meta}})
+        return rows
 
     # -- memory actions shared by magics and the panel --------------------------------------------------
     def memory_action(self, action: str, ref: str) -> str:

@@ -2,5 +2,6 @@
 
 from .core import LLMOSMagics, help_text, split_leading_magics, usage_lines
 from .memory import MemoryMagics
+from .programs import ProgramMagics
 
-__all__ = ["LLMOSMagics", "MemoryMagics", "help_text", "split_leading_magics", "usage_lines"]
+__all__ = ["LLMOSMagics", "MemoryMagics", "ProgramMagics", "help_text", "split_leading_magics", "usage_lines"]

@@ -5,16 +5,19 @@ Each magic's docstring starts with its usage line; %help is built from those lin
 
 from __future__ import annotations
 
-import shlex
+import json
+from collections import ChainMap
 from typing import Any
 
 from IPython.core import page
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from IPython.display import Markdown, display
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from ..backends.registry import ModelSpec, available_models
+from ..errors import PromptError
+from ..interpolate import interpolate
 from ..runtime import PromptOptions, Runtime
+from .args import parse, usage_line
 
 FORMATS = ("markdown", "code", "json", "html", "math", "text")
 
@@ -40,6 +43,9 @@ class LLMOSMagics(Magics):
         super().__init__(shell)
         self.runtime = runtime
         self.cell_id: str | None = None  # set by the kernel for each execute_request
+        self.errors: dict[int, str] = {}  # Err[n]: the error a cell ended with
+        shell.user_ns.setdefault("Err", self.errors)
+        shell.events.register("post_run_cell", self._record_error)
 
     # -- prompt cells -----------------------------------------------------------------------------------
     @magic_arguments()
@@ -58,12 +64,16 @@ class LLMOSMagics(Magics):
         A plain cell is a prompt already; %%prompt adds per-cell options. Leading %line magics in the cell run
         first; the rest is the prompt, sent with the conversation memory to the backing model (%model).
         """
-        args = parse_argstring(self.prompt, line)
+        args = parse(self.prompt, line)
+        if args.as_name is not None and not args.as_name.isidentifier():
+            raise PromptError(f"--as {args.as_name!r} is not a Python variable name")
+        self._show_notices()
         leading, text = split_leading_magics(cell)
         for magic_line in leading:
             self.shell.run_line_magic(*(magic_line[1:].split(None, 1) + [""])[:2])
         if leading and not text.strip():
             return
+        text = interpolate(text, self.namespace())
         options = PromptOptions(
             model=args.model,
             temperature=args.temperature,
@@ -79,7 +89,26 @@ class LLMOSMagics(Magics):
         )
         self.shell.history_manager.output_hist[self.shell.execution_count] = answer.text  # Out[n]
         if options.as_name:
-            self.shell.user_ns[options.as_name] = answer.text
+            value = parse_json_answer(answer.text) if options.fmt == "json" else answer.text
+            self.shell.user_ns[options.as_name] = value
+
+    def namespace(self) -> ChainMap:
+        """What `{...}` placeholders see: In (cells as typed), Out, Err, then the user's variables."""
+        history = self.shell.history_manager
+        return ChainMap({"In": history.input_hist_raw, "Out": history.output_hist, "Err": self.errors},
+                        self.shell.user_ns)
+
+    def _record_error(self, result: Any) -> None:
+        """post_run_cell hook: keep each failed cell's error text for {Err[n]}."""
+        error = result.error_in_exec or result.error_before_exec
+        count = result.execution_count
+        if error is not None and count is not None:
+            render = getattr(error, "render", None)
+            self.errors[count] = render() if render else f"{type(error).__name__}: {error}"
+
+    def _show_notices(self) -> None:
+        while self.runtime.notices:
+            print(f"note: {self.runtime.notices.pop(0)}")
 
     # -- model ------------------------------------------------------------------------------------------
     @magic_arguments()
@@ -90,7 +119,7 @@ class LLMOSMagics(Magics):
     @line_magic
     def model(self, line: str) -> None:
         """%model [NAME] [--api-base URL] [--api-key-env VAR] [--window N] - show or switch the backing model"""
-        args = parse_argstring(self.model, line)
+        args = parse(self.model, line)
         if not args.name:
             spec = self.runtime.spec
             print(f"model: {spec.describe()}")
@@ -137,9 +166,7 @@ def usage_lines(shell: Any) -> list[str]:
         for _name, func in sorted(shell.magics_manager.magics[kind].items()):
             if not getattr(func, "__module__", "").startswith("llmos_kernel"):
                 continue
-            doc = (getattr(func, "__doc__", None) or "").strip()
-            # magic_arguments puts argparse's usage first; ours is the line "%name ... - what it does"
-            first = next((ln.strip() for ln in doc.splitlines() if ln.strip().startswith("%") and " - " in ln), "")
+            first = usage_line(func)
             if first and first not in lines:
                 lines.append(first)
     return sorted(set(lines), key=lambda s: s.lstrip("%"))
@@ -153,9 +180,16 @@ def help_text(shell: Any) -> str:
     )
 
 
-def show_markdown(text: str) -> None:
-    display(Markdown(text))
-
-
-def quote(parts: list[str]) -> str:
-    return " ".join(shlex.quote(p) for p in parts)
+def parse_json_answer(text: str) -> Any:
+    """The answer of a --format json cell as Python data; a fenced ```json block is accepted."""
+    body = text.strip()
+    if body.startswith("```"):
+        body = body.split("\n", 1)[1] if "\n" in body else ""
+        body = body.rsplit("```", 1)[0]
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise PromptError(
+            f"the answer is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})",
+            hint="The text is kept in Out[n]; ask again, or use --format text.",
+        ) from None

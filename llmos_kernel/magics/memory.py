@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 
 from IPython.core.magic import Magics, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from ..errors import UserFacingError
 from ..memory.render import render_map
 from ..memory.window import MemoryFull
 from ..runtime import Runtime
+from .args import parse
 
 MAX_DOCUMENT_BYTES = 2_000_000
 
@@ -29,7 +30,7 @@ class MemoryMagics(Magics):
     @line_magic
     def memory(self, line: str) -> None:
         """%memory [--json] [--panel] - the memory map: tokens by kind, % used, free, reserved, one line a segment"""
-        args = parse_argstring(MemoryMagics.memory, line)
+        args = parse(MemoryMagics.memory, line)
         if args.panel:
             if self.show_panel is None:
                 raise UserFacingError("the memory panel is not available in this kernel")
@@ -91,7 +92,7 @@ class MemoryMagics(Magics):
     @line_magic
     def compact(self, line: str) -> None:
         """%compact [FOCUS] [--dry-run] [--summarizer MODEL] - summarize the oldest turns; originals go to swap"""
-        args = parse_argstring(self.compact, line)
+        args = parse(self.compact, line)
         focus = " ".join(args.focus) or None
         summarize = self.runtime.summarizer(args.summarizer)
         try:
@@ -119,7 +120,7 @@ class MemoryMagics(Magics):
     @line_magic
     def recall(self, line: str) -> None:
         """%recall QUERY | --auto on|off [--budget N] - page the best swap matches back into the window"""
-        args = parse_argstring(self.recall, line)
+        args = parse(self.recall, line)
         memory = self.runtime.memory
         if args.auto:
             memory.auto_recall = args.auto == "on"
@@ -144,7 +145,7 @@ class MemoryMagics(Magics):
     @line_magic
     def policy(self, line: str) -> None:
         """%policy [lru|compact|strict] [--warn F] [--act F] - what memory does when the window fills up"""
-        args = parse_argstring(self.policy, line)
+        args = parse(self.policy, line)
         memory = self.runtime.memory
         if args.name:
             memory.policy = args.name
@@ -163,9 +164,7 @@ class MemoryMagics(Magics):
             size = _tokens(line, "%window N")
             if size < 256:
                 raise UserFacingError(f"a window of {size} tokens is too small", hint="Use at least 256.")
-            report = memory.refit(window=size)
-            self.runtime._notify("refit")
-            for action in getattr(report, "actions", []) or []:
+            for action in self.runtime.set_window(size):
                 print(f"  {action}")
         print(f"window: {memory.window:,} tokens (usable {memory.usable:,}, reserved {memory.reserved_output:,})")
 
@@ -187,7 +186,7 @@ class MemoryMagics(Magics):
     @line_magic
     def context(self, line: str) -> None:
         """%context [--json] - show exactly the messages the next prompt would send"""
-        args = parse_argstring(self.context, line)
+        args = parse(self.context, line)
         plan = self.runtime.memory.plan("", apply_policy=False)
         messages = plan.messages[:-1] if plan.messages and plan.messages[-1]["content"] == "" else plan.messages
         if args.json:
