@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from collections.abc import Callable
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic_arguments import parse_argstring
 
 from ..errors import BadOptions
 
@@ -20,7 +20,8 @@ def usage_line(func: Callable[..., Any]) -> str:
 
 def parse(func: Callable[..., Any], line: str) -> argparse.Namespace:
     try:
-        return parse_argstring(func, line)
+        # POSIX quoting (--system 'Be terse.' gives Be terse.); IPython's own split keeps the quotes.
+        return func.parser.parse_args(shlex.split(line))
     except UsageError as exc:
         usage = usage_line(func).split(" - ")[0]
         raise BadOptions(str(exc), hint=f"Usage: {usage}" if usage else None) from None

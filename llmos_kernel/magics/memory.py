@@ -100,7 +100,10 @@ class MemoryMagics(Magics):
         except MemoryFull as exc:
             raise UserFacingError(str(exc)) from None
         self.runtime._notify("memory")
-        print(report.describe() if hasattr(report, "describe") else report)
+        for action in report.actions or ["nothing to compact: no unpinned turns old enough"]:
+            print(action)
+        if not report.dry_run and report.summary_id:
+            print(f"saved {report.saved:,} tokens; %undo restores the originals")
 
     @line_magic
     def undo(self, line: str) -> None:
