@@ -1,0 +1,59 @@
+"""Kernelspec installation, start-up hygiene, and the model/system magics."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.support.kernel import KernelSession
+from tests.support.openai_server import OpenAIServer
+
+
+def test_install_prefix(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "llmos_kernel", "install", "--prefix", str(tmp_path)],
+                         capture_output=True, text=True, check=True)
+    folder = tmp_path / "share" / "jupyter" / "kernels" / "llmos"
+    assert str(folder) in out.stdout
+    spec = json.loads((folder / "kernel.json").read_text())
+    assert spec["display_name"] == "LLM OS" and spec["argv"][1:3] == ["-m", "llmos_kernel"]
+    assert spec["interrupt_mode"] == "signal"
+    for logo in ("logo-32x32.png", "logo-64x64.png", "logo-svg.svg"):
+        assert (folder / logo).stat().st_size > 100
+    assert (folder / "logo-64x64.png").read_bytes().startswith(b"\x89PNG")
+    bad = subprocess.run([sys.executable, "-m", "llmos_kernel", "install", "--user", "--prefix", "x"],
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "not allowed with" in bad.stderr
+
+
+def test_startup_does_not_import_litellm_or_load_the_model(kernel):
+    info = kernel.kc.kernel_info(reply=True)["content"]
+    assert info["implementation"] == "llmos" and info["language_info"]["name"] == "markdown"
+    assert "%help" in info["banner"]
+    assert kernel.eval("'litellm' in __import__('sys').modules") is False
+    assert kernel.eval("'llama_cpp' in __import__('sys').modules") is False
+
+
+def test_models_system_and_model_switch():
+    with OpenAIServer() as server:
+        env = {**os.environ, "OPENAI_API_KEY": "sk-test-models-listing-0000000000000000"}
+        session = KernelSession(env=env)
+        try:
+            listing = session.run("%models").stdout
+            assert "* smollm2" in listing and "gpt-4o" in listing and "OPENAI_API_KEY is set" in listing
+            assert "sk-test-models" not in listing
+            run = session.run("%%system\nYou are a pirate.")
+            assert run.status == "ok" and "system prompt set" in run.stdout
+            assert session.run("%system").stdout.strip() == "You are a pirate."
+            run = session.run(f"%model openai/pirate --api-base {server.url} --window 4096")
+            assert "window 4,096 tokens" in run.stdout
+            server.queue_reply("Arr.")
+            assert session.run("Hello").status == "ok"
+            assert server.requests[-1]["body"]["messages"][0] == {"role": "system", "content": "You are a pirate."}
+            assert server.requests[-1]["has_authorization"]
+            assert session.run("%model").stdout.strip().startswith("model: openai/pirate")
+            assert session.run("%model smollm2").status == "ok"
+            assert session.run("%model").stdout.strip() == "model: smollm2"
+        finally:
+            session.close()
