@@ -16,8 +16,9 @@ from ipykernel.ipkernel import IPythonKernel
 from . import DISPLAY_NAME, __version__
 from .completion import complete, prompt_is_complete
 from .config import load_config
-from .magics import LLMOSMagics, MemoryMagics, ProgramMagics
+from .magics import LLMOSMagics, MemoryMagics, ProgramMagics, SessionMagics
 from .runtime import Runtime
+from .widgets.magics import PanelMagics
 
 PYTHON_MARKER = "%%python"
 _CELL_MAGIC = re.compile(r"^\s*%%")
@@ -61,7 +62,12 @@ class LLMOSKernel(IPythonKernel):
         self.llmos_magics = LLMOSMagics(self.shell, self.runtime)
         self.memory_magics = MemoryMagics(self.shell, self.runtime)
         self.program_magics = ProgramMagics(self.shell, self.runtime, self.llmos_magics.namespace)
-        self.shell.register_magics(self.llmos_magics, self.memory_magics, self.program_magics)
+        self.panel_magics = PanelMagics(self.shell, self.runtime)
+        self.memory_magics.show_panel = self.panel_magics.show  # %memory --panel
+        self.shell.register_magics(self.llmos_magics, self.memory_magics, self.program_magics, self.panel_magics)
+        # Restores this notebook's saved session (model, system prompt, process table; memory on first use).
+        self.session_magics = SessionMagics(self.shell, self.runtime)
+        self.shell.register_magics(self.session_magics)
         self.shell.input_transformers_cleanup.insert(0, self._route_lines)
         self.shell.events.register("pre_run_cell", self._before_cell)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .backends.base import Backend, CallParams, Usage
+from .backends.provider_errors import ContextTooLong, fitted_window
 from .backends.registry import ModelSpec, create_backend
 from .config import Config
 from .errors import CellInterrupted, PromptError, UserFacingError
@@ -60,6 +61,8 @@ class Answer:
     text: str
     process: Process
     plan: Any = None
+    prompt: str = ""
+    options: PromptOptions | None = None
 
 
 class Runtime:
@@ -77,6 +80,10 @@ class Runtime:
         self.window_overrides: dict[str, int] = {}  # %window N, per model: it survives switching away and back
         self._backends: dict[str, Backend] = {}
         self._memory: ContextWindow | None = None
+        # A saved session's memory (session.py), built from the model's tokenizer on first use: restoring at
+        # start-up then loads no model. Returns None to start empty.
+        self.memory_loader: Callable[[Any], ContextWindow | None] | None = None
+        self.last_answer: Answer | None = None  # the cell a "commit" listener is told about
         self.listeners: list[Callable[[str], None]] = []  # e.g. the memory panel: called on "progress"/"commit"
 
     # -- model ---------------------------------------------------------------------------------------------
@@ -114,13 +121,20 @@ class Runtime:
 
     def set_window(self, size: int) -> list[str]:
         """%window N: the current model's window, kept for it across model switches."""
-        self.window_overrides[self.spec.describe()] = size
-        report = self.memory.refit(window=size)
+        try:
+            report = self.memory.refit(window=size)
+        except ValueError as exc:  # no room left after the answer's reserve: keep the old window
+            raise UserFacingError(str(exc), hint="Use a larger window, or a smaller %reserve.") from None
+        self.window_overrides[self.spec.describe()] = size  # only once it fitted: a bad size must not stick
         self._notify("refit")
         return list(getattr(report, "actions", []) or [])
 
     @property
     def memory(self) -> ContextWindow:
+        if self._memory is None and self.memory_loader is not None:
+            tokenizer = self.backend.tokenizer()  # first, so an unavailable model leaves the loader for a retry
+            loader, self.memory_loader = self.memory_loader, None
+            self._memory = loader(tokenizer)
         if self._memory is None:
             backend = self.backend
             mem = self.config.memory
@@ -134,6 +148,17 @@ class Runtime:
             )
             self._memory.set_system(self.system_prompt)
         return self._memory
+
+    @property
+    def loaded_memory(self) -> ContextWindow | None:
+        """The memory if it exists yet; never creates it (that may load a model)."""
+        return self._memory
+
+    def replace_memory(self, loader: Callable[[Any], ContextWindow | None] | None) -> None:
+        """Drop the memory; the next use builds it with `loader` (a restored session) or empty."""
+        self._memory = None
+        self.memory_loader = loader
+        self._notify("memory")
 
     def set_system(self, text: str) -> None:
         self.system_prompt = text.strip() or DEFAULT_SYSTEM
@@ -168,7 +193,12 @@ class Runtime:
         view = AnswerDisplay(getattr(backend, "label", backend.name), options.fmt)
         view.waiting()
         try:
-            text, usage, status = self._stream(backend, plan.messages, params, view, proc)
+            try:
+                text, usage, status = self._stream(backend, plan.messages, params, view, proc)
+            except ContextTooLong as exc:  # the provider's window is smaller than ours: fit it, retry once
+                plan = self._fit_to_provider(exc, spec, prompt, options)
+                proc.status = "running"
+                text, usage, status = self._stream(backend, plan.messages, params, view, proc)
         finally:
             view.stop_waiting()  # the ticker must never outlive the cell, whatever happened
         proc.latency = time.monotonic() - view.started
@@ -178,11 +208,12 @@ class Runtime:
         if not options.no_history and text:
             self.memory.commit_turn(cell_id or f"run-{execution_count}", prompt, text,
                                     interrupted=status != "ok", execution_count=execution_count)
+        self.last_answer = Answer(text, proc, plan, prompt, options)
         self._notify("commit")
         if status == "interrupted":
             raise CellInterrupted(f"{backend.name} was stopped; the partial answer ({proc.tokens_out} tokens) "
                                   "is kept and marked as interrupted", model=backend.name)
-        return Answer(text, proc, plan)
+        return self.last_answer
 
     def _plan(self, prompt: str, options: PromptOptions) -> Any:
         memory = self.memory
@@ -197,6 +228,21 @@ class Runtime:
         if options.system:
             plan.messages[0] = {"role": "system", "content": options.system}
         return plan
+
+    def _fit_to_provider(self, exc: ContextTooLong, spec: ModelSpec, prompt: str, options: PromptOptions) -> Any:
+        """Shrink the memory to the window the provider says it has (kept for this model) and re-plan.
+
+        Only for the backing model with memory: a --no-history cell has nothing to drop, and a per-cell
+        --model must not shrink the backing model's window. Then the provider's error stands as it is.
+        """
+        if options.no_history or spec.describe() != self.spec.describe():
+            raise exc
+        window = fitted_window(str(exc), self.memory.window)
+        try:
+            self.set_window(window)
+        except UserFacingError:  # smaller than the reserve for the answer: nothing sensible left to send
+            raise exc from None
+        return self._plan(prompt, options)
 
     def _stream(
         self, backend: Backend, messages: list[dict], params: CallParams, view: AnswerDisplay, proc: Process
@@ -225,6 +271,7 @@ class Runtime:
                             {"model": backend.name, "status": "cut", "tokens_out": pieces})
             else:
                 view.failed(elapsed)
+            self._notify("error")  # views showing "streaming" must learn the cell is over
             raise
         return "".join(parts), usage, "ok"
 

@@ -66,7 +66,8 @@ def test_interpolation(k, server):
     typed = k.run("%%python\nlabel = 'typed'")
     typed_count = typed.reply["content"]["execution_count"]
     server.queue_reply("ok")
-    run = k.run(f"{{n}} {{items[1]}} {{obj.shape}} {{{{x}}}} {{\"json\": 1}} {{In[{typed_count}]}} {{Err[{fail_count}]}}")
+    cell = f"{{n}} {{items[1]}} {{obj.shape}} {{{{x}}}} {{\"json\": 1}} {{In[{typed_count}]}} {{Err[{fail_count}]}}"
+    run = k.run(cell)
     assert run.status == "ok", run.error_text
     sent = last_body(server)["messages"][-1]["content"]
     assert sent.startswith("41 b (3, 4) {x} {\"json\": 1} %%python\nlabel = 'typed'")

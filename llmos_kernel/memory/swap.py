@@ -10,7 +10,7 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from .segments import Segment
 
@@ -70,6 +70,36 @@ class Swap:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        # id -> ("put" | "update" | "delete", JSON or None) since the last take_changes(); None: not tracking.
+        self._changes: dict[str, tuple[str, str | None]] | None = None
+        self._changes_lost = False
+
+    # -- change tracking: lets a persister (the session store) copy only what changed since its last write --
+
+    def track_changes(self) -> None:
+        """Start recording writes; take_changes() returns them."""
+        with self._lock:
+            self._changes, self._changes_lost = {}, False
+
+    def take_changes(self) -> dict[str, tuple[str, str | None]] | None:
+        """Writes since the last call, in order: id -> ("put", JSON) (stored anew, so it is now the newest),
+        ("update", JSON) (same place in the order) or ("delete", None).
+
+        None when not tracking or when a failed transaction made the record unreliable: copy the whole swap.
+        """
+        with self._lock:
+            if self._changes is None or self._changes_lost:
+                return None
+            changes, self._changes = self._changes, {}
+            return changes
+
+    def _note(self, segment_id: str, op: str, data: str | None) -> None:
+        if self._changes is None:
+            return
+        previous = self._changes.pop(segment_id, None)
+        if op == "update" and previous is not None and previous[0] == "put":
+            op = "put"  # still new since the last take: it needs its position, not only its data
+        self._changes[segment_id] = (op, data)
 
     # -- writing ---------------------------------------------------------------------------------------
 
@@ -82,6 +112,15 @@ class Swap:
         with self._lock, self._transaction():
             for segment in segments:
                 self._put(segment)
+
+    def load(self, segments: list[Segment]) -> None:
+        """Fill a swap from saved segments (in their order) without recording the writes as changes."""
+        with self._lock:
+            tracking, self._changes = self._changes, None
+            try:
+                self.put_many(segments)
+            finally:
+                self._changes = tracking
 
     def _put(self, segment: Segment) -> None:
         data = json.dumps(segment.to_dict())  # ensure_ascii: lone surrogates survive as \\udxxx escapes
@@ -107,6 +146,7 @@ class Swap:
                 _searchable(segment.answer),
             ),
         )
+        self._note(segment.id, "put", data)
 
     def remove(self, segment_id: str) -> bool:
         """Delete a segment; True when it was there."""
@@ -123,10 +163,11 @@ class Swap:
 
     def update_tokens(self, segment: Segment) -> None:
         """Persist a segment's token-count cache (counted lazily for a new tokenizer)."""
+        data = json.dumps(segment.to_dict())
         with self._lock:
-            self._db.execute(
-                "UPDATE swap_segments SET data = ? WHERE id = ?", (json.dumps(segment.to_dict()), segment.id)
-            )
+            cursor = self._db.execute("UPDATE swap_segments SET data = ? WHERE id = ?", (data, segment.id))
+            if cursor.rowcount:
+                self._note(segment.id, "update", data)
 
     # -- reading ---------------------------------------------------------------------------------------
 
@@ -207,17 +248,23 @@ class Swap:
             return False
         self._db.execute("DELETE FROM swap_fts WHERE rowid = ?", (row[0],))
         self._db.execute("DELETE FROM swap_segments WHERE rowid = ?", (row[0],))
+        self._note(segment_id, "delete", None)
         return True
 
     def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
+        return _Transaction(self._db, self._rolled_back)
+
+    def _rolled_back(self) -> None:
+        # The change record may now name writes that never happened: the next persist copies everything.
+        self._changes_lost = True
 
 
 class _Transaction:
     """BEGIN/COMMIT around a block (the connection is in autocommit mode), re-entrant by depth."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, on_rollback: Callable[[], None] | None = None) -> None:
         self._db = db
+        self._on_rollback = on_rollback
         self._began = False
 
     def __enter__(self) -> None:
@@ -232,3 +279,5 @@ class _Transaction:
             self._db.execute("COMMIT")
         else:
             self._db.execute("ROLLBACK")
+            if self._on_rollback is not None:
+                self._on_rollback()

@@ -1,0 +1,406 @@
+"""The session store: stdlib sqlite3 (WAL) holding sessions, their cells, memory segments, swap and snapshots.
+
+One file serves every kernel on the machine, so several kernels write it at once: WAL lets readers run beside
+the one writer, every write is a short `BEGIN IMMEDIATE` transaction (it takes the write lock up front, so two
+writers queue on busy_timeout instead of failing with a deadlock half-way), and FULL sync makes a committed cell
+survive even a power cut, not only a killed process.
+
+Schema changes are numbered migration functions applied in order, each in its own transaction and recorded in
+`_llmos_migrations` (the simonw/llm pattern): a database from any earlier version upgrades on open.
+
+Nothing that looks like a credential is ever written: every text passes `scrub`, which replaces the values of
+environment variables named like keys, tokens or secrets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+STORE_ENV = "LLMOS_STORE"
+BUSY_TIMEOUT_MS = 15_000
+REDACTED = "[redacted]"
+# Environment variables whose values are credentials (OPENAI_API_KEY, HF_TOKEN, AWS_SECRET_ACCESS_KEY, ...).
+_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
+_MIN_SECRET_CHARS = 8  # shorter values ("1", "yes") would redact ordinary words
+
+
+def default_store_path() -> Path:
+    from jupyter_core.paths import jupyter_data_dir  # jupyter_core is already loaded by ipykernel
+
+    return Path(jupyter_data_dir()) / "llmos" / "store.db"
+
+
+def store_path(configured: str | None = None) -> Path:
+    """Where the store lives: $LLMOS_STORE, else the configured path, else the Jupyter data directory."""
+    chosen = os.environ.get(STORE_ENV) or configured
+    return Path(chosen).expanduser() if chosen else default_store_path()
+
+
+# -- secrets ---------------------------------------------------------------------------------------------------
+
+
+def secret_values(extra_names: tuple[str, ...] = ()) -> list[str]:
+    """Values of credential-like environment variables, longest first (so a key containing another goes first)."""
+    names = [name for name in os.environ if _SECRET_NAME.search(name)] + list(extra_names)
+    values = {os.environ.get(name, "") for name in names}
+    return sorted((v for v in values if len(v) >= _MIN_SECRET_CHARS), key=len, reverse=True)
+
+
+def scrub(text: str, secrets: list[str] | None = None) -> str:
+    """`text` with every secret value replaced, also in its JSON-escaped spelling (text may be a JSON document)."""
+    for secret in secret_values() if secrets is None else secrets:
+        text = text.replace(secret, REDACTED)
+        escaped = json.dumps(secret)[1:-1]
+        if escaped != secret:
+            text = text.replace(escaped, REDACTED)
+    return text
+
+
+# -- migrations ------------------------------------------------------------------------------------------------
+
+
+def m001_initial(db: sqlite3.Connection) -> None:
+    db.execute("""
+        CREATE TABLE sessions (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,           -- the notebook's path, or a generated id
+            created REAL NOT NULL,
+            updated REAL NOT NULL,
+            state TEXT NOT NULL DEFAULT '{}'    -- JSON: model spec, system prompt, window settings
+        )""")
+    db.execute("""
+        CREATE TABLE cells (
+            id INTEGER PRIMARY KEY,
+            session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            cell_id TEXT,
+            execution_count INTEGER,
+            prompt TEXT NOT NULL,
+            answer TEXT NOT NULL,
+            model TEXT NOT NULL,
+            parameters TEXT NOT NULL,           -- JSON: the cell's options
+            tokens_in INTEGER NOT NULL,
+            tokens_out INTEGER NOT NULL,
+            exact INTEGER NOT NULL,
+            latency REAL NOT NULL,
+            cost REAL,
+            status TEXT NOT NULL,               -- ok | interrupted | error
+            started REAL NOT NULL,
+            finished REAL NOT NULL
+        )""")
+    db.execute("CREATE INDEX cells_by_session ON cells(session_id, id)")
+    db.execute("""
+        CREATE TABLE segments (
+            session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            place TEXT NOT NULL CHECK (place IN ('resident', 'swap')),
+            id TEXT NOT NULL,
+            position INTEGER NOT NULL,          -- order in the window's log, or in swap (oldest first)
+            data TEXT NOT NULL,                 -- Segment.to_dict() as JSON
+            PRIMARY KEY (session_id, place, id)
+        )""")
+    db.execute("""
+        CREATE TABLE snapshots (
+            id INTEGER PRIMARY KEY,
+            session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            created REAL NOT NULL,
+            state TEXT NOT NULL,                -- JSON: {"state", "resident", "swap"}
+            UNIQUE (session_id, name)
+        )""")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial]
+
+
+# -- records ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CellRecord:
+    """One finished cell: a row of the process table with its prompt and answer."""
+
+    prompt: str
+    answer: str
+    model: str
+    status: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    cell_id: str | None = None
+    execution_count: int | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    exact: bool = True
+    latency: float = 0.0
+    cost: float | None = None
+    started: float = 0.0
+    finished: float = 0.0
+
+
+_CELL_COLUMNS = tuple(CellRecord.__dataclass_fields__)
+
+
+@dataclass
+class SessionInfo:
+    id: int
+    key: str
+    created: float
+    updated: float
+    cells: int
+    snapshots: int
+
+
+class Store:
+    """A connection to the store file; thread-safe (the kernel writes from its shell thread and comm handlers)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        # Variables that hold a key but are not named like one (a model's --api-key-env): scrubbed as well.
+        self.secret_names: set[str] = set()
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly what we wrote.
+        self._db = sqlite3.connect(
+            str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = FULL")
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self.migrate()
+
+    # -- plumbing ----------------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (re-entrant: an inner block joins the outer one); rolled back on any error."""
+        with self._lock:
+            if self._db.in_transaction:
+                yield self._db
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def migrate(self) -> list[str]:
+        """Apply the migrations this file lacks, each in its own transaction; returns the names applied."""
+        applied: list[str] = []
+        self._db.execute("CREATE TABLE IF NOT EXISTS _llmos_migrations (name TEXT PRIMARY KEY, applied REAL)")
+        for migration in MIGRATIONS:
+            with self.transaction() as db:
+                # Checked inside the write lock: two kernels opening a new file at once apply each step once.
+                if db.execute("SELECT 1 FROM _llmos_migrations WHERE name = ?", (migration.__name__,)).fetchone():
+                    continue
+                migration(db)
+                db.execute("INSERT INTO _llmos_migrations VALUES (?, ?)", (migration.__name__, time.time()))
+                applied.append(migration.__name__)
+        return applied
+
+    def migrations(self) -> list[str]:
+        with self._lock:
+            return [row[0] for row in self._db.execute("SELECT name FROM _llmos_migrations ORDER BY rowid")]
+
+    def integrity_check(self) -> str:
+        with self._lock:
+            return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _secrets(self) -> list[str]:
+        return secret_values(tuple(self.secret_names))
+
+    def _scrub(self, text: str) -> str:
+        return scrub(text, self._secrets())
+
+    # -- sessions ----------------------------------------------------------------------------------------------
+
+    def find_session(self, key: str) -> tuple[int, dict[str, Any]] | None:
+        """(id, state) of the session with this key, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT id, state FROM sessions WHERE key = ?", (key,)).fetchone()
+        return None if row is None else (int(row[0]), json.loads(row[1]))
+
+    def create_session(self, key: str, state: dict[str, Any] | None = None) -> int:
+        """The id of the session with this key, created (with `state`) when there is none."""
+        now = time.time()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO sessions (key, created, updated, state) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO NOTHING",
+                (key, now, now, self._scrub(json.dumps(state or {}))),
+            )
+            return int(db.execute("SELECT id FROM sessions WHERE key = ?", (key,)).fetchone()[0])
+
+    def rename_session(self, session_id: int, key: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE sessions SET key = ? WHERE id = ?", (key, session_id))
+
+    def save_state(self, session_id: int, state: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE sessions SET state = ?, updated = ? WHERE id = ?",
+                (self._scrub(json.dumps(state)), time.time(), session_id),
+            )
+
+    def sessions(self) -> list[SessionInfo]:
+        """Every session, most recently used first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT s.id, s.key, s.created, s.updated,"
+                " (SELECT count(*) FROM cells c WHERE c.session_id = s.id),"
+                " (SELECT count(*) FROM snapshots p WHERE p.session_id = s.id)"
+                " FROM sessions s ORDER BY s.updated DESC, s.id DESC"
+            ).fetchall()
+        return [SessionInfo(*row) for row in rows]
+
+    def counts(self, session_id: int | None) -> dict[str, int]:
+        """Cells, resident and swapped segments, snapshots of a session (zeros for one not written yet)."""
+        counts = {"cells": 0, "resident": 0, "swap": 0, "snapshots": 0}
+        if session_id is None:
+            return counts
+        with self._lock:
+            db = self._db
+            counts["cells"] = db.execute("SELECT count(*) FROM cells WHERE session_id = ?", (session_id,)).fetchone()[0]
+            for place, n in db.execute(
+                "SELECT place, count(*) FROM segments WHERE session_id = ? GROUP BY place", (session_id,)
+            ):
+                counts[place] = n
+            counts["snapshots"] = db.execute(
+                "SELECT count(*) FROM snapshots WHERE session_id = ?", (session_id,)
+            ).fetchone()[0]
+        return counts
+
+    # -- cells -------------------------------------------------------------------------------------------------
+
+    def add_cell(self, session_id: int, cell: CellRecord) -> int:
+        values = asdict(cell)
+        values["parameters"] = json.dumps(cell.parameters)
+        values["exact"] = int(cell.exact)
+        secrets = self._secrets()
+        for name in ("prompt", "answer", "parameters", "model"):
+            values[name] = scrub(values[name], secrets)
+        columns = ", ".join(_CELL_COLUMNS)
+        marks = ", ".join("?" for _ in _CELL_COLUMNS)
+        with self.transaction() as db:
+            cursor = db.execute(
+                f"INSERT INTO cells (session_id, {columns}) VALUES (?, {marks})",
+                (session_id, *(values[name] for name in _CELL_COLUMNS)),
+            )
+            db.execute("UPDATE sessions SET updated = ? WHERE id = ?", (time.time(), session_id))
+            return int(cursor.lastrowid or 0)
+
+    def cells(self, session_id: int) -> list[CellRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {', '.join(_CELL_COLUMNS)} FROM cells WHERE session_id = ? ORDER BY id", (session_id,)
+            ).fetchall()
+        records = []
+        for row in rows:
+            values = dict(zip(_CELL_COLUMNS, row, strict=True))
+            values["parameters"] = json.loads(values["parameters"])
+            values["exact"] = bool(values["exact"])
+            records.append(CellRecord(**values))
+        return records
+
+    # -- segments ----------------------------------------------------------------------------------------------
+
+    def segments(self, session_id: int) -> dict[str, list[dict[str, Any]]]:
+        """{"resident": [...], "swap": [...]}: each place's Segment dicts in order."""
+        found: dict[str, list[dict[str, Any]]] = {"resident": [], "swap": []}
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT place, data FROM segments WHERE session_id = ? ORDER BY place, position", (session_id,)
+            ).fetchall()
+        for place, data in rows:
+            found[place].append(json.loads(data))
+        return found
+
+    def put_segments(self, session_id: int, place: str, rows: list[tuple[str, int, str]]) -> None:
+        """Insert or replace (id, position, JSON data) rows of one place."""
+        secrets = self._secrets()
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO segments (session_id, place, id, position, data) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (session_id, place, id) DO UPDATE SET position = excluded.position, data = excluded.data",
+                [(session_id, place, sid, position, scrub(data, secrets)) for sid, position, data in rows],
+            )
+
+    def update_segment_data(self, session_id: int, place: str, rows: list[tuple[str, str]]) -> None:
+        """Replace the data of (id, JSON data) rows, keeping their positions."""
+        secrets = self._secrets()
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE segments SET data = ? WHERE session_id = ? AND place = ? AND id = ?",
+                [(scrub(data, secrets), session_id, place, sid) for sid, data in rows],
+            )
+
+    def delete_segments(self, session_id: int, place: str, ids: list[str] | None = None) -> None:
+        """Delete the given segments of one place, or all of them when `ids` is None."""
+        with self.transaction() as db:
+            if ids is None:
+                db.execute("DELETE FROM segments WHERE session_id = ? AND place = ?", (session_id, place))
+            else:
+                db.executemany(
+                    "DELETE FROM segments WHERE session_id = ? AND place = ? AND id = ?",
+                    [(session_id, place, sid) for sid in ids],
+                )
+
+    def max_position(self, session_id: int, place: str) -> int:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT max(position) FROM segments WHERE session_id = ? AND place = ?", (session_id, place)
+            ).fetchone()
+        return -1 if row[0] is None else int(row[0])
+
+    # -- snapshots ---------------------------------------------------------------------------------------------
+
+    def save_snapshot(self, session_id: int, name: str) -> bool:
+        """Copy the session's current state and segments under `name`; True when it replaced an older one."""
+        with self.transaction() as db:
+            state = db.execute("SELECT state FROM sessions WHERE id = ?", (session_id,)).fetchone()[0]
+            found = self.segments(session_id)
+            document = json.dumps({"state": json.loads(state), **found})
+            replaced = db.execute(
+                "DELETE FROM snapshots WHERE session_id = ? AND name = ?", (session_id, name)
+            ).rowcount
+            db.execute(
+                "INSERT INTO snapshots (session_id, name, created, state) VALUES (?, ?, ?, ?)",
+                (session_id, name, time.time(), self._scrub(document)),
+            )
+        return bool(replaced)
+
+    def snapshots(self, session_id: int) -> list[tuple[str, float]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT name, created FROM snapshots WHERE session_id = ? ORDER BY created", (session_id,)
+            ).fetchall()
+        return [(str(name), float(created)) for name, created in rows]
+
+    def restore_snapshot(self, session_id: int, name: str) -> bool:
+        """Make a snapshot the session's current state and segments, in one transaction; False when absent."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT state FROM snapshots WHERE session_id = ? AND name = ?", (session_id, name)
+            ).fetchone()
+            if row is None:
+                return False
+            document = json.loads(row[0])
+            self.save_state(session_id, document["state"])
+            for place in ("resident", "swap"):
+                self.delete_segments(session_id, place)
+                rows = [(data["id"], i, json.dumps(data)) for i, data in enumerate(document.get(place, []))]
+                self.put_segments(session_id, place, rows)
+        return True

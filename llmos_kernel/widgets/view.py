@@ -1,0 +1,252 @@
+"""What the memory-map panel shows, computed from a ContextWindow snapshot: plain values, no widgets, no HTML.
+
+Both the live widget panel and the static HTML fallback draw from these values, so the two can never disagree
+about a number, and the arithmetic is unit-testable without a kernel or a browser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+# Segment kinds in the order a request is laid out (memory.segments.Kind); the legend follows it.
+KINDS = ("system", "pinned", "summary", "recalled", "history", "tool", "prompt")
+
+# Colour-blind-friendly hues (Okabe-Ito leaning) that read on light and dark JupyterLab themes alike.
+KIND_COLOURS = {
+    "system": "#6b7280",
+    "pinned": "#e69f00",
+    "summary": "#8e6bd1",
+    "recalled": "#009e73",
+    "history": "#3b82f6",
+    "tool": "#cc79a7",
+    "prompt": "#56b4e9",
+}
+# The space that is not context: tokens framing each request, room left, and what is held back.
+SPACE_COLOURS = {
+    "overhead": "#374151",
+    "free": "#e5e7eb",
+    "buffer": "#cbd5e1",
+    "reserved": "#94a3b8",
+}
+SPACE_LABELS = {
+    "overhead": "framing",
+    "free": "free",
+    "buffer": "compaction buffer",
+    "reserved": "reserved for the answer",
+}
+PRESSURE_COLOURS = {"normal": "#16a34a", "warning": "#d97706", "acting": "#dc2626"}
+
+PIN, UNPIN, EVICT, RECALL, FORGET = "pin", "unpin", "evict", "recall", "forget"
+
+
+@dataclass(frozen=True)
+class Header:
+    model: str
+    used: int
+    usable: int
+    window: int
+    percent: float  # of the usable window: the figure the pressure thresholds refer to
+    exact: bool
+    tokenizer: str
+    pressure: str
+    colour: str
+    policy: str
+    warn_at: float
+    act_at: float
+    activity: str = ""  # e.g. "cell [4] streaming": shown while an answer is being written
+
+
+@dataclass(frozen=True)
+class Block:
+    """One stretch of the bar: a resident segment, or free / reserved space."""
+
+    kind: str
+    tokens: int
+    colour: str
+    title: str
+    segment_id: str | None = None
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    key: str
+    label: str
+    tokens: int
+    colour: str
+    percent: float  # of the whole window, like the bar
+
+
+@dataclass(frozen=True)
+class Row:
+    """One segment in the table, with the memory actions that make sense for it."""
+
+    segment_id: str
+    cell: str
+    kind: str
+    tokens: int
+    pinned: bool
+    state: str  # resident | swapped
+    preview: str
+    interrupted: bool
+    actions: tuple[str, ...]
+
+    @property
+    def pin_action(self) -> str:
+        return UNPIN if self.pinned else PIN
+
+
+def _int(snapshot: dict[str, Any], key: str) -> int:
+    return int(snapshot.get(key) or 0)
+
+
+def percent(part: int, whole: int) -> float:
+    return 100.0 * part / whole if whole > 0 else 0.0
+
+
+def header_of(snapshot: dict[str, Any], model_label: str, activity: str = "") -> Header:
+    used, usable = _int(snapshot, "used"), _int(snapshot, "usable")
+    pressure = str(snapshot.get("pressure") or "normal")
+    return Header(
+        model=model_label,
+        used=used,
+        usable=usable,
+        window=_int(snapshot, "window"),
+        percent=percent(used, usable),
+        exact=bool(snapshot.get("exact", True)),
+        tokenizer=str(snapshot.get("tokenizer") or ""),
+        pressure=pressure,
+        colour=PRESSURE_COLOURS.get(pressure, PRESSURE_COLOURS["normal"]),
+        policy=str(snapshot.get("policy") or ""),
+        warn_at=float(snapshot.get("warn_at") or 0.75),
+        act_at=float(snapshot.get("act_at") or 0.90),
+        activity=activity,
+    )
+
+
+def blocks_of(snapshot: dict[str, Any]) -> list[Block]:
+    """The bar, left to right: resident segments in request order, framing, free, buffer, reserved."""
+    blocks = []
+    in_regions = 0
+    for region in snapshot.get("regions", []):
+        kind, tokens = str(region["kind"]), int(region["tokens"])
+        in_regions += tokens
+        title = f"{region.get('label') or kind} · {kind} · {tokens:,} tokens"
+        blocks.append(Block(kind, tokens, KIND_COLOURS.get(kind, "#999999"), title, region.get("segment_id")))
+    spaces = (
+        ("overhead", _int(snapshot, "used") - in_regions),
+        ("free", _int(snapshot, "free")),
+        ("buffer", _int(snapshot, "compaction_buffer")),
+        ("reserved", _int(snapshot, "reserved_output")),
+    )
+    for key, tokens in spaces:
+        if tokens > 0:
+            blocks.append(Block(key, tokens, SPACE_COLOURS[key], f"{SPACE_LABELS[key]} · {tokens:,} tokens"))
+    return blocks
+
+
+def legend_of(snapshot: dict[str, Any]) -> list[LegendEntry]:
+    """Tokens per segment kind present in the window, then the space that is not context."""
+    window = _int(snapshot, "window")
+    by_kind: dict[str, int] = snapshot.get("by_kind") or {}
+    entries = [
+        LegendEntry(kind, kind, int(by_kind[kind]), KIND_COLOURS[kind], percent(int(by_kind[kind]), window))
+        for kind in KINDS
+        if by_kind.get(kind)
+    ]
+    spaces = {block.kind: block.tokens for block in blocks_of(snapshot) if block.segment_id is None}
+    for key in ("overhead", "free", "buffer", "reserved"):
+        tokens = spaces.get(key, 0)
+        if key == "overhead" and not tokens:
+            continue  # framing is worth a legend line only when the tokenizer charges for it
+        share = percent(tokens, window)
+        entries.append(LegendEntry(key, SPACE_LABELS[key], tokens, SPACE_COLOURS[key], share))
+    return entries
+
+
+def swap_of(snapshot: dict[str, Any]) -> tuple[int, int]:
+    """(segments, tokens) paged out to swap: searchable, but not in the window."""
+    swapped = [row for row in snapshot.get("segments", []) if row.get("state") == "swapped"]
+    return len(swapped), sum(int(row.get("tokens") or 0) for row in swapped)
+
+
+def actions_for(kind: str, pinned: bool, state: str) -> tuple[str, ...]:
+    if kind == "system":
+        return ()  # the system prompt is set with %system, not paged
+    if state == "swapped":
+        return (RECALL, PIN, FORGET)
+    return (UNPIN, FORGET) if pinned else (PIN, EVICT, FORGET)
+
+
+def rows_of(snapshot: dict[str, Any]) -> list[Row]:
+    rows = []
+    for item in snapshot.get("segments", []):
+        count = item.get("execution_count")
+        kind, state = str(item["kind"]), str(item.get("state") or "resident")
+        pinned = bool(item.get("pinned"))
+        rows.append(
+            Row(
+                segment_id=str(item["id"]),
+                cell=f"[{count}]" if count is not None else "-",
+                kind=kind,
+                tokens=int(item.get("tokens") or 0),
+                pinned=pinned,
+                state=state,
+                preview=_preview(item, kind),
+                interrupted=bool(item.get("interrupted")),
+                actions=actions_for(kind, pinned, state),
+            )
+        )
+    return rows
+
+
+def _preview(item: dict[str, Any], kind: str) -> str:
+    # A document's or tool's label (its path, the tool's name) says more than its first words do.
+    label, text = str(item.get("label") or ""), str(item.get("preview") or "")
+    if label and label != kind and label not in text:
+        return f"{label} · {text}" if text else label
+    return text or label
+
+
+def spend_of(processes: Iterable[Any]) -> dict[str, Any]:
+    """Session spend summed over the process table: what was sent and generated, not what is resident."""
+    calls = tokens_in = tokens_out = priced = 0
+    cost = 0.0
+    exact = True
+    for proc in processes:
+        calls += 1
+        tokens_in += int(getattr(proc, "tokens_in", 0) or 0)
+        tokens_out += int(getattr(proc, "tokens_out", 0) or 0)
+        exact = exact and bool(getattr(proc, "exact", True))
+        if getattr(proc, "cost", None) is not None:
+            priced += 1
+            cost += float(proc.cost)
+    return {
+        "calls": calls,
+        "tokens_in": tokens_in,
+        "tokens_out": tokens_out,
+        "cost": cost if priced else None,
+        "cost_complete": priced == calls,  # False: some calls had no known price, so cost is a lower bound
+        "exact": exact,
+    }
+
+
+def model_label(spec: Any) -> str:
+    """'name' or 'name @ host' for a ModelSpec: the host tells two servers of the same model apart."""
+    name = str(getattr(spec, "name", spec))
+    api_base = getattr(spec, "api_base", None)
+    if api_base:
+        host = urlparse(api_base).netloc or api_base
+        return f"{name} @ {host}"
+    return name
+
+
+def activity_of(processes: list[Any]) -> str:
+    """'cell [4] streaming on M' while the newest process is still running, else ''."""
+    if not processes or getattr(processes[-1], "status", "") != "running":
+        return ""
+    proc = processes[-1]
+    cell = f"cell [{proc.cell}]" if getattr(proc, "cell", None) is not None else "a cell"
+    return f"{cell} streaming on {proc.model}"

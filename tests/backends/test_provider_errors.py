@@ -1,0 +1,97 @@
+"""provider_errors: the words a user sees, what is retried and how long we wait, and where keys are hidden."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+
+import httpx
+import pytest
+
+from llmos_kernel.backends import provider_errors as pe
+from llmos_kernel.backends.openai_stream import status_error
+from llmos_kernel.errors import MissingAPIKey, ModelNotFound, ProviderError
+
+
+def test_redact_hides_key_shapes_masked_echoes_and_environment_secrets(monkeypatch):
+    monkeypatch.setenv("ODD_PROVIDER_API_KEY", "q7Wz-odd-shaped-secret-99")
+    text = ("Incorrect API key provided: sk-abc***************wxyz. raw sk-live-0123456789abcdef, "
+            "AIzaSyA1234567890abcdef, Authorization: Bearer tok_123, env q7Wz-odd-shaped-secret-99")
+    clean = pe.redact(text)
+    for secret in ("wxyz", "0123456789abcdef", "AIzaSy", "tok_123", "q7Wz-odd"):
+        assert secret not in clean
+    assert "Incorrect API key provided" in clean
+
+
+@pytest.mark.parametrize(
+    ("message", "window", "expected"),
+    [
+        ("This model's maximum context length is 1500 tokens. However, your messages resulted in 2600 tokens.",
+         16000, 1500),
+        ("This model's maximum context length is 8,192 tokens. However, you requested 9,000 tokens (8000 in the "
+         "messages, 1000 in the completion).", 8192, 7384),  # our count was low: shrink by the overshoot too
+        ("prompt is too long: 210000 tokens > 200000 maximum", 200000, 190000),
+        ("Input is too long for this model.", 16000, 12000),  # no numbers: a quarter less
+        ("maximum context length is 32000 tokens", 16000, 12000),  # a limit above ours: ours was the problem
+    ],
+)
+def test_fitted_window(message, window, expected):
+    assert pe.fitted_window(message, window) == expected
+
+
+def test_retry_after_forms():
+    assert pe.retry_after({"Retry-After": "3"}) == 3.0
+    assert pe.retry_after({"retry-after-ms": "250", "retry-after": "9"}) == 0.25
+    date = email.utils.formatdate(time.time() + 30, usegmt=True)
+    assert 25 <= pe.retry_after({"retry-after": date}) <= 31
+    assert pe.retry_after({"retry-after": "soon"}) is None
+    assert pe.retry_after(None) is None
+
+
+def test_backoff_grows_is_capped_and_refuses_long_waits():
+    delays = [pe.backoff_delay(n) for n in range(8)]
+    assert 0.4 <= delays[0] <= 0.5 and 0.8 <= delays[1] <= 1.0 and delays[7] <= pe.BACKOFF_CAP
+    assert pe.backoff_delay(0, {"retry-after": "2"}) == 2.0
+    assert pe.backoff_delay(0, {"retry-after": "3600"}) is None
+
+
+def response(status: int) -> httpx.Response:
+    return httpx.Response(status, request=httpx.Request("POST", "http://h/v1/chat/completions"))
+
+
+def error_body(message: str, code: str | None = None) -> bytes:
+    return httpx.Response(200, json={"error": {"message": message, "code": code}}).content
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "code", "user_error", "words", "transient"),
+    [
+        (401, "Incorrect API key provided: sk-abc****wxyz", "invalid_api_key", MissingAPIKey, "401", False),
+        (403, "no access", None, ProviderError, "403", False),
+        (404, "The model `x` does not exist", "model_not_found", ModelNotFound, "404", False),
+        (400, "maximum context length is 10 tokens", "context_length_exceeded", pe.ContextTooLong, "too long",
+         False),
+        (400, "temperature out of range", None, ProviderError, "400", False),
+        (429, "slow down", None, ProviderError, "429", True),
+        (500, "oops", None, ProviderError, "server error", True),
+        (502, "bad gateway", None, ProviderError, "server error", True),
+        (503, "overloaded", None, ProviderError, "server error", True),
+        (504, "gateway timeout", None, ProviderError, "in time", True),
+    ],
+)
+def test_status_errors_become_litellm_types_and_one_clear_message(status, message, code, user_error, words,
+                                                                  transient):
+    exc = status_error(status, error_body(message, code), response(status), "openai/x", "openai")
+    assert pe.is_transient(exc) is transient
+    shown = pe.explain(exc, "openai/x")
+    assert type(shown) is user_error
+    rendered = shown.render()
+    assert "openai/x" in rendered and words in rendered and shown.hint
+    assert "litellm." not in rendered and "Error:" not in rendered.split(": ", 1)[1]
+    assert "wxyz" not in rendered and "sk-abc" not in rendered
+
+
+def test_broken_streams_explain_what_happened():
+    for kind in ("cut", "stalled", "malformed"):
+        shown = pe.explain(pe.BrokenStream(kind, "closed the connection"), "openai/x", api_base="http://h/v1")
+        assert isinstance(shown, pe.StreamCut) and "http://h/v1" in str(shown) and shown.hint

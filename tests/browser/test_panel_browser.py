@@ -1,0 +1,183 @@
+"""The memory-map panel as a user meets it: a real JupyterLab, headless Chromium (Debian's), the llmos kernel.
+
+Also the same notebook run headlessly by nbclient, whose saved outputs must carry the static HTML map.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbconvert import HTMLExporter
+from playwright.sync_api import Locator, Page, expect, sync_playwright
+
+from tests.support.openai_server import OpenAIServer
+from tests.widgets.html_probe import parse
+
+from .support import JupyterLab, panel_notebook
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+CELL_TIMEOUT_MS = 240_000  # the embedded model shares two cores with everything else on these machines
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def server() -> Iterator[OpenAIServer]:
+    with OpenAIServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[JupyterLab]:
+    root = tmp_path / "notebooks"
+    root.mkdir()
+    lab = JupyterLab(root, tmp_path)
+    try:
+        lab.wait_ready()
+        yield lab
+    finally:
+        lab.stop()
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1280, "height": 1000})
+        finally:
+            browser.close()
+
+
+def run_cell(page: Page, index: int) -> None:
+    """Select a cell (command mode), Shift+Enter, and wait until its prompt shows an execution count."""
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+    prompt = cell.locator(".jp-InputPrompt")
+    for _attempt in range(3):
+        prompt.click()
+        page.keyboard.press("Shift+Enter")
+        # "[*]:" or "[n]:" as soon as the run is queued; a cell still at "[ ]:" was never sent (a key press
+        # that raced the kernel connection), so pressing again cannot run it twice.
+        try:
+            expect(prompt).not_to_have_text(re.compile(r"\[ \]"), timeout=10_000)
+            break
+        except AssertionError:
+            continue
+    expect(prompt).to_have_text(re.compile(r"\[\d+\]"), timeout=CELL_TIMEOUT_MS)
+    expect(page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]')).to_have_count(
+        1, timeout=CELL_TIMEOUT_MS)
+
+
+def wait_for_kernel(page: Page) -> None:
+    """The kernel is connected and idle: the status bar names it ("LLM OS | Idle")."""
+    expect(page.locator(".jp-Notebook .jp-Cell")).not_to_have_count(0, timeout=120_000)
+    expect(page.locator("#jp-main-statusbar").get_by_text(re.compile(r"LLM OS \| Idle"))).to_be_visible(
+        timeout=120_000)
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def used(header: Locator) -> int:
+    return int(header.get_attribute("data-used") or "-1")
+
+
+def test_panel_follows_the_notebook_in_jupyterlab(lab: JupyterLab, server: OpenAIServer, page: Page):
+    nbformat.write(panel_notebook(server.url), lab.root / "panel.ipynb")
+    page.goto(lab.notebook_url("panel.ipynb"))
+    try:
+        wait_for_kernel(page)
+        for index in range(3):  # setup, a prompt, %panel
+            run_cell(page, index)
+        panels = page.locator(".llmos-panel")
+        expect(panels).to_have_count(1)
+        panel = panels.first
+        header = panel.locator("[data-llmos-header]")
+        expect(header).to_have_attribute("data-model", "smollm2")
+        first = used(header)
+        assert first > 0
+        rows = panel.locator(".llmos-row")
+        expect(rows).to_have_count(2)  # the system prompt and the first turn
+
+        run_cell(page, 3)  # another prompt: the panel above must follow without being shown again
+        wait_for(lambda: used(header) > first, "the used-token figure to rise")
+        expect(rows).to_have_count(3)
+
+        run_cell(page, 4)  # %panel again: a second view of the same widgets
+        expect(panels).to_have_count(2)
+        headers = page.locator(".llmos-panel [data-llmos-header]")
+        expect(headers.nth(1)).to_have_attribute("data-used", str(used(header)))
+
+        # Evict the first turn from its row in the first view: both views show it swapped, with fewer tokens.
+        turn = rows.filter(has=page.locator('[data-kind="history"][data-state="resident"]')).first
+        segment = turn.locator("[data-segment-id]").get_attribute("data-segment-id")
+        before_evict = used(header)
+        turn.locator("button.llmos-evict").click()
+        swapped = page.locator(f'.llmos-panel [data-segment-id="{segment}"][data-state="swapped"]')
+        expect(swapped).to_have_count(2)
+        wait_for(lambda: used(header) < before_evict, "the evicted turn's tokens to be freed")
+        expect(headers.nth(1)).to_have_attribute("data-used", str(used(header)))
+        expect(panel.locator('[data-llmos-message="info"]')).to_have_count(1)
+
+        # Switch the backing model from the second view's dropdown: every header names the new model.
+        select = panels.nth(1).locator(".llmos-models select")
+        option = select.locator('option[data-value^="fast"]').get_attribute("value")
+        assert option, "the alias should be offered"
+        select.select_option(value=option)
+        served = re.compile(r"^openai/test @ 127\.0\.0\.1:\d+$")
+        expect(header).to_have_attribute("data-model", served, timeout=120_000)
+        expect(headers.nth(1)).to_have_attribute("data-model", served)
+        expect(header).to_have_attribute("data-usable", re.compile(r"^1\d{4}$"))  # a 16,000-token window
+        expect(panel.locator(".llmos-models select")).to_have_value(option)
+        stderr = page.locator(".jp-OutputArea-output .jp-RenderedText[data-mime-type*=stderr]")
+        expect(stderr).to_have_count(0)  # no traceback or warning from a click, in any cell
+        panel.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)  # let the last re-render settle before the picture
+        ARTIFACTS.mkdir(exist_ok=True)
+        panel.screenshot(path=str(ARTIFACTS / "panel.png"))
+    except BaseException:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "panel-failure.png"), full_page=True)
+        raise
+    assert (ARTIFACTS / "panel.png").stat().st_size > 10_000
+
+
+def test_nbclient_run_keeps_the_html_map_in_the_outputs(tmp_path: Path, server: OpenAIServer):
+    notebook = panel_notebook(server.url)
+    NotebookClient(notebook, kernel_name="llmos", timeout=CELL_TIMEOUT_MS // 1000,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    (shown,) = [out for out in notebook.cells[2].outputs if out.output_type == "display_data"]
+    assert {WIDGET_VIEW, "text/html", "text/plain"} <= set(shown.data)
+    (again,) = [out for out in notebook.cells[4].outputs if out.output_type == "display_data"]
+    assert again.data[WIDGET_VIEW]["model_id"] == shown.data[WIDGET_VIEW]["model_id"]  # one panel, two views
+    later = parse(again.data["text/html"]).find("data-llmos-header")
+    the_map = parse(shown.data["text/html"]).find("data-llmos-map")
+    header = the_map.find("data-llmos-header")
+    assert header.attrs["data-model"] == "smollm2" and int(header.attrs["data-used"]) > 0
+    assert int(later.attrs["data-used"]) > int(header.attrs["data-used"])  # the second prompt is in it
+    rows = the_map.find("data-llmos-table").find_all("data-segment-id")
+    assert {row.attrs["data-kind"] for row in rows} == {"system", "history"}
+    assert the_map.find_all("data-legend", "history") and the_map.find("data-llmos-spend")
+
+    # nbconvert renders the live widget when its state was saved; without it (a viewer that does not keep
+    # widget state), the export shows the HTML map.
+    state = notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    assert shown.data[WIDGET_VIEW]["model_id"] in state
+    del notebook.metadata["widgets"]
+    body, _ = HTMLExporter().from_notebook_node(notebook)
+    assert body.count("data-llmos-map") == 2  # both displays of the panel
