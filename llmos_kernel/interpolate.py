@@ -42,6 +42,9 @@ def interpolate(text: str, namespace: Mapping[str, Any]) -> str:
         field = match.group(1)
         if not _FIELD.fullmatch(field.strip()):
             return token  # not a placeholder: JSON, code or a set literal stays as typed
+        if any(int(n) > MAX_VALUE_CHARS for n in re.findall(r"\d+", field.partition(":")[2])):
+            # checked before formatting: {x:>99999999999} would allocate gigabytes (or kill the kernel) first
+            raise PromptError(f"{{{field}}} asks for more than {MAX_VALUE_CHARS:,} characters")
         try:
             value = formatter.vformat("{" + field.strip() + "}", (), namespace)
         except _Undefined as exc:
@@ -54,7 +57,7 @@ def interpolate(text: str, namespace: Mapping[str, Any]) -> str:
                 f"could not evaluate {{{field}}}: there is no item {exc}",
                 hint="In[n], Out[n] and Err[n] exist only for cells that ran (and, for Err, failed).",
             ) from None
-        except (AttributeError, IndexError, TypeError, ValueError) as exc:
+        except (AttributeError, IndexError, TypeError, ValueError, OverflowError, MemoryError) as exc:
             raise PromptError(f"could not evaluate {{{field}}}: {type(exc).__name__}: {exc}") from None
         if len(value) > MAX_VALUE_CHARS:
             raise PromptError(

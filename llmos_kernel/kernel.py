@@ -17,6 +17,7 @@ from . import DISPLAY_NAME, __version__
 from .completion import complete, prompt_is_complete
 from .config import load_config
 from .magics import LLMOSMagics, MemoryMagics, ProgramMagics, SessionMagics
+from .magics.secrets import SecretSafeEnvMagics
 from .runtime import Runtime
 from .widgets.magics import PanelMagics
 
@@ -33,7 +34,9 @@ def route(code: str) -> str:
         return "" if first_break < 0 else stripped[first_break + 1:]
     if _CELL_MAGIC.match(code):
         return code  # %%prompt, %%system, or any IPython cell magic
-    rest = [ln for ln in code.split("\n") if ln.strip() and not ln.strip().startswith("%")]
+    # splitlines, not split("\n"): IPython breaks lines at \x1c, \x85, \u2028 ... too, and would run the text
+    # after such a break as Python.
+    rest = [ln for ln in code.splitlines() if ln.strip() and not ln.strip().startswith("%")]
     if code.strip() and not rest:
         return code  # only %line magics (%model x, %lsmagic, %model?): IPython runs them as usual
     return "%%prompt\n" + code
@@ -68,6 +71,7 @@ class LLMOSKernel(IPythonKernel):
         # Restores this notebook's saved session (model, system prompt, process table; memory on first use).
         self.session_magics = SessionMagics(self.shell, self.runtime)
         self.shell.register_magics(self.session_magics)
+        self.shell.register_magics(SecretSafeEnvMagics(self.shell))  # %env never shows a key's value
         self.shell.input_transformers_cleanup.insert(0, self._route_lines)
         self.shell.events.register("pre_run_cell", self._before_cell)
 

@@ -153,8 +153,11 @@ class LlamaCppBackend:
             completion += 1
             if text:
                 yield Delta(text=text)
-        # llama.cpp's KV cache holds prompt + evaluated completion tokens; the count is exact.
+        # llama.cpp's KV cache holds prompt + evaluated completion tokens; the count is exact, except that a
+        # generation cut at max_tokens never evaluates its last sampled token.
         completion = max(0, llm.n_tokens - len(prompt)) or completion
+        if finish == "length":
+            completion += 1
         yield Delta(usage=Usage(len(prompt), completion, cost=0.0, exact=True), finish_reason=finish or "stop")
 
     def describe(self) -> dict[str, Any]:

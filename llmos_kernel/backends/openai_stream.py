@@ -56,7 +56,7 @@ def status_error(status: int, body: bytes, response: httpx.Response, model: str,
     message, code = _error_fields(body)
     kw: dict[str, Any] = {"message": message, "model": model, "llm_provider": provider}
     if status == 400 or status == 413:
-        is_context = get_litellm_context_check()
+        is_context = _context_check()
         if code == "context_length_exceeded" or is_context(message):
             return litellm.ContextWindowExceededError(response=response, **kw)
         return litellm.BadRequestError(response=response, **kw)
@@ -79,7 +79,7 @@ def status_error(status: int, body: bytes, response: httpx.Response, model: str,
     return litellm.APIError(status_code=status, request=response.request, **kw)
 
 
-def get_litellm_context_check() -> Callable[[str], bool]:
+def _context_check() -> Callable[[str], bool]:
     """litellm's own "is this a context-window error" test, which knows many providers' wordings."""
     try:
         from litellm.litellm_core_utils.exception_mapping_utils import ExceptionCheckers
@@ -92,9 +92,11 @@ def get_litellm_context_check() -> Callable[[str], bool]:
 def transport_error(exc: Exception, model: str, provider: str, timeout: float) -> Exception:
     """The litellm exception for a failure before any response: a timeout or a connection problem."""
     litellm = get_litellm()
+    if isinstance(exc, httpx.ConnectTimeout):
+        waited = min(timeout, CONNECT_TIMEOUT_CAP)
+        return litellm.Timeout(f"could not connect within {waited:g} s", model=model, llm_provider=provider)
     if isinstance(exc, httpx.TimeoutException):
-        what = "connecting" if isinstance(exc, httpx.ConnectTimeout) else "for a response"
-        return litellm.Timeout(f"no answer after waiting {timeout:g} s {what}", model=model, llm_provider=provider)
+        return litellm.Timeout(f"no answer within {timeout:g} s", model=model, llm_provider=provider)
     reason = "the server closed the connection without answering"
     if isinstance(exc, httpx.ConnectError):
         reason = f"connection failed ({_root_cause(exc)})"
@@ -196,31 +198,38 @@ class OpenAIStream:
                 lines = (pending + block).split(b"\n") if pending else block.split(b"\n")
                 pending = lines.pop()
                 texts: list[str] = []
-                for line in lines:
-                    if line[:5] != b"data:":
-                        continue  # blank separators, ": keep-alive" comments, event:/id: fields
-                    payload = line[5:].strip()
-                    if payload == b"[DONE]":
-                        done = True
-                        break
-                    try:
-                        chunk = loads(payload)
-                    except ValueError:
-                        raise BrokenStream("malformed", "sent a chunk that is not valid JSON") from None
-                    if not isinstance(chunk, dict):
-                        raise BrokenStream("malformed", "sent a chunk that is not a JSON object")
-                    if chunk.get("error"):
-                        raise self._stream_error(chunk["error"], response)
-                    choices = chunk.get("choices")
-                    if choices:
-                        choice = choices[0]
-                        delta = choice.get("delta")
-                        text = delta.get("content") if delta else None
-                        if text:
-                            texts.append(text)
-                        finish = choice.get("finish_reason") or finish
-                    if chunk.get("usage"):
-                        usage = _usage(chunk["usage"])
+                try:
+                    for line in lines:
+                        if line[:5] != b"data:":
+                            continue  # blank separators, ": keep-alive" comments, event:/id: fields
+                        payload = line[5:].strip()
+                        if payload == b"[DONE]":
+                            done = True
+                            break
+                        try:
+                            chunk = loads(payload)
+                        except ValueError:
+                            raise BrokenStream("malformed", "sent a chunk that is not valid JSON") from None
+                        if not isinstance(chunk, dict):
+                            raise BrokenStream("malformed", "sent a chunk that is not a JSON object")
+                        if chunk.get("error"):
+                            raise self._stream_error(chunk["error"], response)
+                        choices = chunk.get("choices")
+                        if choices:
+                            choice = choices[0]
+                            delta = choice.get("delta")
+                            text = delta.get("content") if delta else None
+                            if text:
+                                texts.append(text)
+                            finish = choice.get("finish_reason") or finish
+                        if chunk.get("usage"):
+                            usage = _usage(chunk["usage"])
+                except Exception as exc:
+                    if texts:  # what arrived before the bad line is part of the partial answer too
+                        yield Delta(text="".join(texts))
+                    if isinstance(exc, AttributeError | TypeError | IndexError):  # JSON, but the wrong shape
+                        raise BrokenStream("malformed", "sent a chunk that is not a chat completion chunk") from None
+                    raise
                 if texts:
                     yield Delta(text="".join(texts))
                 if done:

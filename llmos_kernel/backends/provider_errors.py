@@ -38,6 +38,11 @@ def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
     return sorted(values, key=len, reverse=True)
 
 
+def is_secret(name: str, value: str) -> bool:
+    """A variable whose value must not be shown: a secret-looking name, or a value shaped like a key."""
+    return bool(_SECRET_NAME.search(name)) or bool(_KEY_PATTERN.search(value)) or value in secret_values()
+
+
 def redact(text: str) -> str:
     """Providers sometimes echo (part of) a key in their error text; never show it."""
     for value in secret_values():

@@ -6,6 +6,7 @@ Each magic's docstring starts with its usage line; %help is built from those lin
 from __future__ import annotations
 
 import json
+import math
 from collections import ChainMap
 from typing import Any
 
@@ -67,10 +68,11 @@ class LLMOSMagics(Magics):
         args = parse(self.prompt, line)
         if args.as_name is not None and not args.as_name.isidentifier():
             raise PromptError(f"--as {args.as_name!r} is not a Python variable name")
+        check_ranges(args)
         self._show_notices()
         leading, text = split_leading_magics(cell)
         for magic_line in leading:
-            self.shell.run_line_magic(*(magic_line[1:].split(None, 1) + [""])[:2])
+            self.shell.run_line_magic(*(magic_line[1:].split(None, 1) + ["", ""])[:2])  # a bare "%" too
         if leading and not text.strip():
             return
         text = interpolate(text, self.namespace())
@@ -178,6 +180,20 @@ def help_text(shell: Any) -> str:
         "LLM OS: every cell is a prompt to the backing model; %%python runs a cell as Python.\n\n"
         f"Magics:\n{body}\n\nDetails: %magic? (for example %model?). Python's own magics: %lsmagic"
     )
+
+
+def check_ranges(args: Any) -> None:
+    """Numbers argparse accepts but no model does (nan, inf, negatives): one clear message, before any call.
+
+    A negative --max-tokens would even make llama.cpp generate until its context is full.
+    """
+    limits = (("--max-tokens", args.max_tokens, 1, math.inf), ("--temperature", args.temperature, 0, 2),
+              ("--timeout", args.timeout, 0.001, 86400))
+    for option, value, low, high in limits:
+        if value is not None and not low <= value <= high:
+            raise PromptError(f"{option} {value} is out of range",
+                              hint=f"Use a number from {low:g} to {high:g}." if high < math.inf
+                              else f"Use a whole number of at least {low:g}.")
 
 
 def parse_json_answer(text: str) -> Any:

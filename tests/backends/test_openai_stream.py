@@ -219,6 +219,15 @@ def test_a_server_that_ignores_stream_answers_with_one_json_completion():
     assert text_of(deltas) == "Whole answer." and deltas[-1].usage.completion_tokens == 2
 
 
+def test_text_before_a_bad_chunk_in_the_same_read_is_kept():
+    raw = sse(chunk("kept "), chunk("too "), {"choices": [{"delta": "not an object"}]}, chunk("lost"))
+    received: list[str] = []
+    with pytest.raises(BrokenStream) as info:
+        for delta in mocked([raw]).stream("http://mock/v1/chat/completions", body(), {}, 5.0):
+            received.append(delta.text)
+    assert "".join(received) == "kept too " and info.value.kind == "malformed"
+
+
 def test_a_stream_that_ends_without_done_or_finish_is_cut():
     with pytest.raises(BrokenStream) as info:
         list(mocked([sse(chunk("half an "))]).stream("http://mock/v1/chat/completions", body(), {}, 5.0))
