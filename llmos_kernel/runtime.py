@@ -19,7 +19,7 @@ from .config import Config
 from .errors import CellInterrupted, PromptError, UserFacingError
 from .memory.segments import Segment
 from .memory.window import ContextWindow, MemoryFull
-from .render import AnswerDisplay, CompareDisplay, Footer
+from .render import AnswerDisplay, Footer
 
 DEFAULT_SYSTEM = "You are a helpful assistant inside a Jupyter notebook. Answer concisely in Markdown."
 
@@ -183,11 +183,7 @@ class Runtime:
         if hasattr(backend, "check_key"):
             backend.check_key()
         plan = self._plan(prompt, options)
-        params = CallParams(
-            temperature=options.temperature if options.temperature is not None else self.defaults.get("temperature"),
-            max_tokens=options.max_tokens or self.defaults.get("max_tokens"),
-            timeout=options.timeout or self.timeout,
-        )
+        params = self.params(options)
         proc = Process(execution_count, cell_id, backend.name)
         self.processes.append(proc)
         view = AnswerDisplay(getattr(backend, "label", backend.name), options.fmt)
@@ -215,13 +211,19 @@ class Runtime:
                                   "is kept and marked as interrupted", model=backend.name)
         return self.last_answer
 
+    def params(self, options: PromptOptions) -> CallParams:
+        """A cell's call parameters: its own options, else the configured defaults."""
+        temperature = options.temperature if options.temperature is not None else self.defaults.get("temperature")
+        return CallParams(temperature=temperature, max_tokens=options.max_tokens or self.defaults.get("max_tokens"),
+                          timeout=options.timeout or self.timeout)
+
     def _plan(self, prompt: str, options: PromptOptions) -> Any:
         memory = self.memory
         try:
             if options.no_history:
                 messages = [{"role": "system", "content": options.system or self.system_prompt},
                             {"role": "user", "content": prompt}]
-                return _BarePlan(messages)
+                return BarePlan(messages)
             plan = memory.plan(prompt, summarize=self.summarizer())
         except MemoryFull as exc:
             raise UserFacingError(str(exc), hint="See %memory; %evict, %unpin or %compact free space.") from None
@@ -304,48 +306,6 @@ class Runtime:
             "cache_prefix_tokens": getattr(plan, "cache_prefix_tokens", None),
         }
 
-    # -- %%compare -----------------------------------------------------------------------------------------
-    def compare(self, prompt: str, models: list[str], options: PromptOptions) -> list[Process]:
-        """One prompt on several models, side by side; the current memory is context, nothing is committed."""
-        if not prompt.strip():
-            raise PromptError("the cell is empty: nothing to compare", hint="Put the prompt under %%compare M1 M2.")
-        specs = [self.resolve(m) for m in models]
-        backends = [self.backend_for(spec) for spec in specs]  # unknown models fail before anything is sent
-        messages = self._plan(prompt, options).messages
-        view = CompareDisplay([b.name for b in backends])
-        view.update(force=True)
-        rows: list[Process] = []
-        for backend, column in zip(backends, view.columns, strict=True):
-            proc = Process(None, None, backend.name)
-            rows.append(proc)
-            self.processes.append(proc)
-            started = time.monotonic()
-            params = CallParams(options.temperature if options.temperature is not None
-                                else self.defaults.get("temperature"),
-                                options.max_tokens or self.defaults.get("max_tokens"),
-                                options.timeout or self.timeout)
-            usage = None
-            try:
-                if hasattr(backend, "check_key"):
-                    backend.check_key()
-                for delta in backend.stream(messages, params):
-                    column.text += delta.text
-                    usage = delta.usage or usage
-                    view.update()
-                proc.status = "ok"
-            except UserFacingError as exc:
-                column.error, proc.status = exc.render(), "error"
-            proc.latency = time.monotonic() - started
-            if proc.status == "ok":
-                self._account(proc, backend, usage, _BarePlan(messages), "ok")
-            column.footer = Footer(backend.name, proc.tokens_in, proc.tokens_out, proc.latency, proc.cost,
-                                   proc.exact, proc.status).text()
-            view.update(force=True)
-        meta = [{"model": p.model, "status": p.status, "tokens_in": p.tokens_in, "tokens_out": p.tokens_out,
-                 "latency_s": round(p.latency, 3), "cost_usd": p.cost} for p in rows]
-        view.update(force=True, metadata={"llmos": {"compare": meta}})
-        return rows
-
     # -- memory actions shared by magics and the panel --------------------------------------------------
     def memory_action(self, action: str, ref: str) -> str:
         """pin | unpin | evict | forget | recall a segment (by id, cell id or cell number); returns what happened."""
@@ -396,7 +356,7 @@ class Runtime:
 
 
 @dataclass
-class _BarePlan:
+class BarePlan:
     """A plan with no memory: for --no-history cells."""
 
     messages: list[dict]

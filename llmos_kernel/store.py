@@ -157,6 +157,25 @@ class SessionInfo:
     snapshots: int
 
 
+def _patiently(step: Callable[[], object]) -> None:
+    """Run a set-up step, waiting out "database is locked".
+
+    Switching a new file to WAL (and the first migration) can fail at once with SQLITE_BUSY while another
+    kernel is doing the same: SQLite does not call the busy handler there. Seen in CI with 3 writers.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.01
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+
 class Store:
     """A connection to the store file; thread-safe (the kernel writes from its shell thread and comm handlers)."""
 
@@ -172,10 +191,10 @@ class Store:
             str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
         )
         self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self._db.execute("PRAGMA journal_mode = WAL")
+        _patiently(lambda: self._db.execute("PRAGMA journal_mode = WAL"))
         self._db.execute("PRAGMA synchronous = FULL")
         self._db.execute("PRAGMA foreign_keys = ON")
-        self.migrate()
+        _patiently(self.migrate)
 
     # -- plumbing ----------------------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from ..backends.registry import ModelSpec
+from ..compare import run_compare
 from ..errors import UserFacingError
 from ..interpolate import interpolate
 from ..runtime import PromptOptions, Runtime
@@ -66,7 +67,7 @@ class ProgramMagics(Magics):
         args = parse(ProgramMagics.compare, line)
         prompt = interpolate(cell.strip(), self.namespace())
         options = PromptOptions(temperature=args.temperature, max_tokens=args.max_tokens, no_history=args.no_history)
-        self.runtime.compare(prompt, args.models, options)
+        run_compare(self.runtime, prompt, args.models, options)
 
     @line_magic
     def ps(self, line: str) -> None:
