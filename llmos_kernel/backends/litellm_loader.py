@@ -12,6 +12,7 @@ import io
 import logging
 import os
 import threading
+import warnings
 from types import ModuleType
 
 _lock = threading.Lock()
@@ -39,6 +40,8 @@ def get_litellm() -> ModuleType:
                 import litellm
             if sink.getvalue():
                 log.debug("litellm import said: %s", sink.getvalue()[:2000])
+            # litellm trips pydantic deprecation warnings per chunk; they must not reach a cell's stderr.
+            warnings.filterwarnings("ignore", module=r"litellm(\..*)?$")
             litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banners on errors
             litellm.telemetry = False
             litellm.drop_params = True  # a per-cell option a provider rejects is dropped, not fatal
