@@ -282,19 +282,7 @@ class Kernel:
                 return time.perf_counter() - self.launched
 
     def _wait_for_iopub(self, timeout: float = 30) -> None:
-        """Make sure our iopub subscription is live before running cells (ZMQ's slow joiner): a fast cell's
-        idle status would otherwise be lost. Each kernel_info request publishes a status on iopub."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.kc.kernel_info()
-            try:
-                self.kc.get_iopub_msg(timeout=0.05)
-            except Exception:  # queue.Empty: not subscribed yet
-                continue
-            break
-        time.sleep(0.05)
-        while self.kc.iopub_channel.msg_ready() or self.kc.shell_channel.msg_ready():
-            (self.kc.iopub_channel if self.kc.iopub_channel.msg_ready() else self.kc.shell_channel).get_msg(0)
+        wait_for_iopub(self.kc, timeout)
 
     @property
     def pid(self) -> int:
@@ -445,21 +433,6 @@ class Worker:
             raise RuntimeError(f"baseline worker died during {fn}")
         return json.loads(line)
 
-    def _wait_for_iopub(self, timeout: float = 30) -> None:
-        """Make sure our iopub subscription is live before running cells (ZMQ's slow joiner): a fast cell's
-        idle status would otherwise be lost. Each kernel_info request publishes a status on iopub."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.kc.kernel_info()
-            try:
-                self.kc.get_iopub_msg(timeout=0.05)
-            except Exception:  # queue.Empty: not subscribed yet
-                continue
-            break
-        time.sleep(0.05)
-        while self.kc.iopub_channel.msg_ready() or self.kc.shell_channel.msg_ready():
-            (self.kc.iopub_channel if self.kc.iopub_channel.msg_ready() else self.kc.shell_channel).get_msg(0)
-
     @property
     def pid(self) -> int:
         return self.proc.pid
@@ -480,3 +453,19 @@ class Worker:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def wait_for_iopub(kc: Any, timeout: float = 30) -> None:
+    """Make sure a client's iopub subscription is live before running cells (ZMQ's slow joiner): a fast cell's
+    idle status would otherwise be lost. Each kernel_info request publishes a status on iopub."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        kc.kernel_info()
+        try:
+            kc.get_iopub_msg(timeout=0.05)
+        except Exception:  # queue.Empty: not subscribed yet
+            continue
+        break
+    time.sleep(0.05)
+    while kc.iopub_channel.msg_ready() or kc.shell_channel.msg_ready():
+        (kc.iopub_channel if kc.iopub_channel.msg_ready() else kc.shell_channel).get_msg(0)

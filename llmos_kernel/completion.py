@@ -15,8 +15,8 @@ def _reply(matches: list[str], start: int, end: int) -> dict[str, Any]:
     return {"matches": matches, "cursor_start": start, "cursor_end": end, "metadata": {}, "status": "ok"}
 
 
-def complete(shell: Any, runtime: Any, code: str, cursor_pos: int) -> dict[str, Any] | None:
-    """Completions at the cursor of a prompt cell, or None to let IPython complete (e.g. Python code)."""
+def complete(shell: Any, runtime: Any, code: str, cursor_pos: int) -> dict[str, Any]:
+    """Completions at the cursor of a prompt cell (the kernel sends %%python cells to IPython's completer)."""
     line_start = code.rfind("\n", 0, cursor_pos) + 1
     before = code[line_start:cursor_pos]
     token = _TOKEN.search(before).group(0)
