@@ -2,8 +2,9 @@
 
 1. Tokens per second of a prompt cell (`--max-tokens 128 --temperature 0 --no-history`, so every run sends the
    same system + user messages), from the final display's `llmos` metadata (tokens_out / latency_s).
-   Baseline: llama-cpp-python called directly in a plain process on the same GGUF, the same messages, the same
-   thread count and context size (create_chat_completion, usage.completion_tokens / wall time). Alternating.
+   Baseline: llama-cpp-python called directly in a plain process on the same GGUF and messages, with the
+   kernel's llama_cpp settings (`llama_settings()`: threads, context size, KV cache types);
+   create_chat_completion, usage.completion_tokens / wall time. Alternating.
 2. Issue 3: a follow-up cell over an unchanged ~4k-token context (a document loaded with %load, pinned) against
    the same cell over an empty context, in two kernels side by side, alternating. Each follow-up is a new cell,
    so both contexts grow by the same turns; llama.cpp should reuse its KV cache for the unchanged prefix, making
@@ -38,14 +39,10 @@ def setup_llama(slots: int = 1) -> bool:
     """Load the GGUF `slots` times: each instance keeps its own KV cache (one per conversation)."""
     from llama_cpp import Llama
 
-    from llmos_kernel.backends.llamacpp import default_threads, embedded_model_path
+    from llmos_kernel.backends.llamacpp import embedded_model_path, llama_settings
 
-    threads = default_threads()
-    _state["llms"] = [
-        Llama(model_path=str(embedded_model_path()), n_ctx=0, n_threads=threads, n_threads_batch=threads,
-              verbose=False)
-        for _ in range(slots)
-    ]
+    # The kernel's own settings (threads, n_ctx, KV cache types): the ratio measures the kernel, not a setting.
+    _state["llms"] = [Llama(model_path=str(embedded_model_path()), **llama_settings()) for _ in range(slots)]
     _state["chats"] = {}
     return True
 

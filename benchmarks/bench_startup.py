@@ -20,15 +20,13 @@ GOAL = ("<=", 1.3)
 
 def baseline_cell() -> str:
     """The ipykernel cell doing what one llmos prompt cell does on the embedded model."""
-    from llmos_kernel.backends.llamacpp import default_threads, embedded_model_path
+    from llmos_kernel.backends.llamacpp import embedded_model_path, llama_settings
     from llmos_kernel.runtime import DEFAULT_SYSTEM
 
     messages = [{"role": "system", "content": DEFAULT_SYSTEM}, {"role": "user", "content": PROMPT}]
-    threads = default_threads()
     return (
         "from llama_cpp import Llama\n"
-        f"llm = Llama(model_path={str(embedded_model_path())!r}, n_ctx=0, n_threads={threads},"
-        f" n_threads_batch={threads}, verbose=False)\n"
+        f"llm = Llama(model_path={str(embedded_model_path())!r}, **{llama_settings()!r})\n"
         f"out = llm.create_chat_completion(messages={json.dumps(messages)}, max_tokens={MAX_TOKENS},"
         " temperature=0)\n"
         "print(out['choices'][0]['message']['content'])\n"

@@ -10,6 +10,9 @@ both paths alike.
 Retries follow one rule: only faults that happened before any byte of the answer (connection refused or
 dropped, timeouts waiting for the response, 429/500/502/503/504) are retried, with exponential backoff or the
 server's Retry-After; never 4xx, and never once the stream has started (the user already sees its text).
+The cell's timeout is one budget for the wait before the first byte, retries and backoff included, so
+``--timeout 2`` gives up after about 2 s, not after three attempts of 2 s each; once text flows, it bounds
+each pause in the stream (a retry's stream gets what was left of the budget).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import httpx
 
 from .base import Delta, Usage
 from .litellm_loader import get_litellm
-from .provider_errors import RETRY_STATUSES, BrokenStream, backoff_delay
+from .provider_errors import MIN_ATTEMPT, RETRY_STATUSES, BrokenStream, backoff_delay
 
 # litellm providers that speak the OpenAI chat wire format: OpenAI itself, vLLM, LiteLLM proxies, and any
 # OpenAI-compatible server given with --api-base (Ollama's /v1, llama.cpp's server, LM Studio, ...).
@@ -139,29 +142,33 @@ class OpenAIStream:
         """Text deltas, then one final Delta with usage and finish_reason. Raises litellm exceptions or
         BrokenStream; KeyboardInterrupt passes through and closes the connection."""
         response = self._open(url, body, headers, timeout)
+        pause = response.request.extensions.get("timeout", {}).get("read") or timeout  # a retry has less
         try:
             if response.headers.get("content-type", "").startswith("application/json"):
                 yield from self._whole(response)  # a server that ignored "stream": one JSON completion
             else:
-                yield from self._events(response, timeout)
+                yield from self._events(response, pause)
         finally:
             response.close()
 
     # -- before the first byte: retries --------------------------------------------------------------------
     def _open(self, url: str, body: dict[str, Any], headers: dict[str, str], timeout: float) -> httpx.Response:
         client = self.client
-        request = client.build_request(
-            "POST",
-            url,
-            # ASCII escapes: a lone surrogate pasted into a prompt stays valid JSON instead of failing to encode.
-            content=json.dumps(body).encode("ascii"),
-            headers={**headers, "Content-Type": "application/json", "Accept": "text/event-stream"},
-            timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_CAP)),
-        )
+        # ASCII escapes: a lone surrogate pasted into a prompt stays valid JSON instead of failing to encode.
+        content = json.dumps(body).encode("ascii")
+        headers = {**headers, "Content-Type": "application/json", "Accept": "text/event-stream"}
+        deadline = time.monotonic() + timeout
         self.attempts = 0
         while True:
             self.attempts += 1
             retry_headers: Mapping[str, str] | None = None
+            left = max(deadline - time.monotonic(), min(timeout, MIN_ATTEMPT))
+            # What is left of the budget bounds this attempt's wait, and then each pause of its stream (on the
+            # first attempt, the whole timeout).
+            request = client.build_request(
+                "POST", url, content=content, headers=headers,
+                timeout=httpx.Timeout(left, connect=min(left, CONNECT_TIMEOUT_CAP)),
+            )
             try:
                 response = client.send(request, stream=True)
             except _BEFORE_RESPONSE as exc:
@@ -180,7 +187,7 @@ class OpenAIStream:
                     raise error
                 retry_headers = response.headers
             delay = backoff_delay(self.attempts - 1, retry_headers)
-            if delay is None or self.attempts > self.num_retries:
+            if delay is None or self.attempts > self.num_retries or time.monotonic() + delay + MIN_ATTEMPT > deadline:
                 error.num_retries = self.attempts - 1  # type: ignore[attr-defined]
                 raise error
             self._sleep(delay)

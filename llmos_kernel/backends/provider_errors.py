@@ -22,6 +22,8 @@ BACKOFF_CAP = 8.0
 # A Retry-After longer than this is not waited for: a cell blocked for minutes looks like a hang, and the
 # message tells the user to run again later instead.
 MAX_RETRY_AFTER = 60.0
+# The cell's timeout is one budget across attempts; a retry with less than this left is not worth sending.
+MIN_ATTEMPT = 0.5
 
 # Key shapes of common providers; "*" included because OpenAI echoes a key masked as "sk-abc****wxyz".
 _KEY_PATTERN = re.compile(r"(sk-[A-Za-z0-9_\-*]{6,}|AIza[0-9A-Za-z_\-]{10,}|Bearer\s+\S+)")

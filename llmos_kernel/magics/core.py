@@ -57,7 +57,7 @@ class LLMOSMagics(Magics):
     @argument("--no-history", action="store_true", help="send this prompt without conversation memory")
     @argument("--as", dest="as_name", help="bind the answer to this Python variable")
     @argument("--system", "-s", help="system prompt for this cell only")
-    @argument("--timeout", type=float, help="seconds to wait for the provider")
+    @argument("--timeout", type=float, help="seconds to wait for the answer to start, retries included")
     @cell_magic
     def prompt(self, line: str, cell: str) -> None:
         """%%prompt [--model M] [--temperature T] [--max-tokens N] [--format F] [--no-history] [--as NAME] [--system TEXT] - run the cell as a prompt

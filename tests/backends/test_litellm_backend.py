@@ -3,6 +3,8 @@ litellm.completion path's retries, against the real loopback server."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from llmos_kernel.backends.base import CallParams
@@ -107,6 +109,19 @@ def test_litellm_path_retries_are_ours_only(server, slept):
         list(litellm_path(server, slept).stream(MESSAGES, CallParams()))
     # 3, not 9: the provider SDK's own retries are off, so the limit means what it says
     assert server.attempts == 3 and len(slept) == 2
+
+
+def test_litellm_path_timeout_is_one_budget_for_every_attempt(server, slept):
+    server.set_fault_always("hang", seconds=30)
+    started = time.monotonic()
+    with pytest.raises(ProviderError, match="in time"):
+        list(litellm_path(server, slept).stream(MESSAGES, CallParams(timeout=1.0)))
+    assert server.attempts == 1 and slept == [] and time.monotonic() - started < 4
+    server.reset()
+    server.set_fault_always("500")
+    with pytest.raises(ProviderError):
+        list(litellm_path(server, slept).stream(MESSAGES, CallParams(timeout=10.0)))
+    assert server.attempts == 3  # fast failures still get their retries
 
 
 def test_litellm_path_honours_retry_after_and_never_retries_401(server, slept):

@@ -138,13 +138,24 @@ def test_read_timeout_catches_a_stall_mid_stream(server, slept):
     assert time.monotonic() - started < 5 and server.attempts == 1
 
 
-def test_a_hang_before_the_first_byte_times_out_and_is_retried(server, slept):
+def test_a_hang_before_the_first_byte_spends_the_whole_timeout_once(server, slept):
     server.set_fault_always("hang", seconds=30)
     started = time.monotonic()
-    with pytest.raises(litellm.Timeout):
-        run(make(slept), server.url, timeout=0.3)
-    assert server.attempts == 3 and len(slept) == 2
-    assert time.monotonic() - started < 5
+    with pytest.raises(litellm.Timeout, match="no answer within 0.8 s"):
+        run(make(slept), server.url, timeout=0.8)
+    elapsed = time.monotonic() - started
+    # the timeout is one budget: no retry is left time for (it was three attempts of the timeout each)
+    assert server.attempts == 1 and slept == []
+    assert 0.8 <= elapsed < 3
+
+
+@pytest.mark.parametrize(("timeout", "attempts"), [(5.0, 3), (0.9, 1)])
+def test_retries_happen_only_within_the_timeout(server, slept, timeout, attempts):
+    server.set_fault_always("503")
+    with pytest.raises(litellm.ServiceUnavailableError):
+        run(make(slept), server.url, timeout=timeout)
+    # the first backoff is 0.4-0.5 s and a retry needs 0.5 s of budget: 0.9 s leaves no room for one
+    assert server.attempts == attempts and len(slept) == attempts - 1
 
 
 def test_a_closed_port_is_a_connection_error():
