@@ -1,6 +1,6 @@
 """Run every benchmark and print one table: each figure against a baseline measured in the same run.
 
-    python benchmarks/run_all.py               # the full run (about 3 minutes on 2 cores)
+    python benchmarks/run_all.py               # the full run (about 5 minutes on 2 cores)
     python benchmarks/run_all.py --quick       # fewer repeats
     python benchmarks/run_all.py --only streaming,accounting
     python benchmarks/run_all.py --readme      # also write the table into benchmarks/README.md
