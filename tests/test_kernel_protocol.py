@@ -23,7 +23,7 @@ class LLMOSKernelTests(jupyter_kernel_test.KernelTests):
     incomplete_code_samples = ["Tell me about {topic", "%%python\nfor i in range(3):"]
     invalid_code_samples = ["%%python\n1 +* 2"]
 
-    code_page_something = "%help"
+    code_page_something = "%model?"
     # An error of our own: an unknown model gives exactly one error output, no traceback of internals.
     code_generate_error = "%model no-such-provider-model-xyz"
     code_execute_result = [{"code": "%%python\n6 * 7", "result": "42"}]

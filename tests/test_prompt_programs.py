@@ -140,9 +140,22 @@ def test_process_table_and_cost(k, server):
     assert "openai/fast" in cost and "total" in cost
 
 
+def test_every_option_of_every_magic_is_in_its_usage_line(k):
+    """%help is built from usage lines: an option missing from one is an option nobody finds."""
+    missing = k.eval(
+        "[(n, o) for kind in ('line', 'cell') for n, f in get_ipython().magics_manager.magics[kind].items()"
+        " if getattr(f, '__module__', '').startswith('llmos_kernel') and hasattr(f, 'parser')"
+        " for a in f.parser._actions for o in a.option_strings if o.startswith('--') and o != '--help'"
+        " and o not in __import__('llmos_kernel.magics.args', fromlist=['x']).usage_line(f)]"
+    )
+    checked = k.eval("sum(hasattr(f, 'parser') for f in get_ipython().magics_manager.magics['cell'].values())")
+    assert checked >= 2 and missing == []
+
+
 def test_help_inspect_and_complete(k):
     run = k.run("%help")
-    page = run.reply["content"]["payload"][0]["data"]["text/plain"]
+    page = run.stdout
+    assert not run.reply["content"].get("payload")  # in the cell's output, where every frontend shows it
     for usage in ("%model [NAME]", "%%prompt [--model M]", "%%compare M1 M2", "%alias", "%ps", "%cost",
                   "%memory", "%recall", "%compact", "%window"):
         assert usage in page

@@ -10,7 +10,6 @@ import math
 from collections import ChainMap
 from typing import Any
 
-from IPython.core import page
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
@@ -60,7 +59,7 @@ class LLMOSMagics(Magics):
     @argument("--timeout", type=float, help="seconds to wait for the answer to start, retries included")
     @cell_magic
     def prompt(self, line: str, cell: str) -> None:
-        """%%prompt [--model M] [--temperature T] [--max-tokens N] [--format F] [--no-history] [--as NAME] [--system TEXT] - run the cell as a prompt
+        """%%prompt [--model M] [--temperature T] [--max-tokens N] [--format F] [--no-history] [--as NAME] [--system TEXT] [--timeout S] - run the cell as a prompt
 
         A plain cell is a prompt already; %%prompt adds per-cell options. Leading %line magics in the cell run
         first; the rest is the prompt, sent with the conversation memory to the backing model (%model).
@@ -158,7 +157,8 @@ class LLMOSMagics(Magics):
     @line_magic
     def help(self, line: str) -> None:
         """%help - list every llmos magic with its usage line"""
-        page.page(help_text(self.shell))
+        # Printed, not paged: a pager payload is dropped by nbclient and saved notebooks, and frontends show it apart.
+        print(help_text(self.shell))
 
 
 def usage_lines(shell: Any) -> list[str]:

@@ -122,7 +122,7 @@ class MemoryMagics(Magics):
     @argument("--limit", type=int, default=3, help="how many segments at most")
     @line_magic
     def recall(self, line: str) -> None:
-        """%recall QUERY | --auto on|off [--budget N] - page the best swap matches back into the window"""
+        """%recall QUERY [--limit N] | --auto on|off [--budget N] - page the best swap matches back into the window"""
         args = parse(self.recall, line)
         memory = self.runtime.memory
         if args.auto:

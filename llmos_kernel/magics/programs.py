@@ -35,7 +35,7 @@ class ProgramMagics(Magics):
     @argument("--remove", action="store_true", help="remove the alias")
     @line_magic
     def alias(self, line: str) -> None:
-        """%alias [NAME MODEL [--api-base URL] [--api-key-env VAR] [--window N]] - name a model (list aliases without arguments)"""
+        """%alias [NAME MODEL [--api-base URL] [--api-key-env VAR] [--window N] | NAME --remove] - name a model (list aliases without arguments)"""
         args = parse(ProgramMagics.alias, line)
         aliases = self.runtime.aliases
         if args.name and args.remove:
