@@ -18,15 +18,7 @@ from ..memory.tokenizers import Tokenizer, tokenizer_for_model
 from .base import CallParams, Delta, Usage
 from .litellm_loader import get_litellm
 from .openai_stream import OPENAI_COMPATIBLE, OpenAIStream
-from .provider_errors import (
-    MIN_ATTEMPT,
-    BrokenStream,
-    backoff_delay,
-    explain,
-    is_transient,
-    retry_headers,
-    short_detail,
-)
+from .provider_errors import BrokenStream, Budget, explain, is_transient, next_retry, retry_headers, short_detail
 
 DEFAULT_WINDOW = 8192  # for models litellm has no figures for (custom servers); %window N sets the truth
 
@@ -220,11 +212,10 @@ class LiteLLMBackend:
         started = False
         attempt = 0
         kwargs = self._completion_kwargs(messages, params)
-        # One budget for every attempt, as on the httpx path: --timeout 2 gives up after about 2 s.
-        deadline = time.monotonic() + params.timeout if params.timeout else None
+        budget = Budget(params.timeout) if params.timeout else None
         while True:
-            if deadline is not None:
-                kwargs["timeout"] = max(deadline - time.monotonic(), min(params.timeout, MIN_ATTEMPT))
+            if budget is not None:
+                kwargs["timeout"] = budget.left()
             try:
                 for chunk in litellm.completion(**kwargs):
                     if getattr(chunk, "usage", None):
@@ -241,9 +232,8 @@ class LiteLLMBackend:
                 if started:  # text is already on screen: report a broken stream, never retry
                     kind = "stalled" if isinstance(exc, litellm.Timeout) else "cut"
                     exc = BrokenStream(kind, f"broke off in the middle of the answer ({short_detail(exc)})")
-                delay = backoff_delay(attempt, retry_headers(exc)) if is_transient(exc) else None
-                out_of_time = deadline is not None and time.monotonic() + (delay or 0) + MIN_ATTEMPT > deadline
-                if delay is None or attempt >= self.num_retries or out_of_time:
+                delay = next_retry(attempt, self.num_retries, budget, retry_headers(exc)) if is_transient(exc) else None
+                if delay is None:
                     raise explain(exc, self.name, api_base=self.api_base) from None
                 attempt += 1
                 self._sleep(delay)

@@ -26,7 +26,7 @@ import httpx
 
 from .base import Delta, Usage
 from .litellm_loader import get_litellm
-from .provider_errors import MIN_ATTEMPT, RETRY_STATUSES, BrokenStream, backoff_delay
+from .provider_errors import RETRY_STATUSES, BrokenStream, Budget, next_retry
 
 # litellm providers that speak the OpenAI chat wire format: OpenAI itself, vLLM, LiteLLM proxies, and any
 # OpenAI-compatible server given with --api-base (Ollama's /v1, llama.cpp's server, LM Studio, ...).
@@ -141,8 +141,7 @@ class OpenAIStream:
     def stream(self, url: str, body: dict[str, Any], headers: dict[str, str], timeout: float) -> Iterator[Delta]:
         """Text deltas, then one final Delta with usage and finish_reason. Raises litellm exceptions or
         BrokenStream; KeyboardInterrupt passes through and closes the connection."""
-        response = self._open(url, body, headers, timeout)
-        pause = response.request.extensions.get("timeout", {}).get("read") or timeout  # a retry has less
+        response, pause = self._open(url, body, headers, timeout)
         try:
             if response.headers.get("content-type", "").startswith("application/json"):
                 yield from self._whole(response)  # a server that ignored "stream": one JSON completion
@@ -152,17 +151,20 @@ class OpenAIStream:
             response.close()
 
     # -- before the first byte: retries --------------------------------------------------------------------
-    def _open(self, url: str, body: dict[str, Any], headers: dict[str, str], timeout: float) -> httpx.Response:
+    def _open(
+        self, url: str, body: dict[str, Any], headers: dict[str, str], timeout: float
+    ) -> tuple[httpx.Response, float]:
+        """The response once its headers arrived, and the longest pause its stream may take."""
         client = self.client
         # ASCII escapes: a lone surrogate pasted into a prompt stays valid JSON instead of failing to encode.
         content = json.dumps(body).encode("ascii")
         headers = {**headers, "Content-Type": "application/json", "Accept": "text/event-stream"}
-        deadline = time.monotonic() + timeout
+        budget = Budget(timeout)
         self.attempts = 0
         while True:
             self.attempts += 1
             retry_headers: Mapping[str, str] | None = None
-            left = max(deadline - time.monotonic(), min(timeout, MIN_ATTEMPT))
+            left = budget.left()
             # What is left of the budget bounds this attempt's wait, and then each pause of its stream (on the
             # first attempt, the whole timeout).
             request = client.build_request(
@@ -175,7 +177,7 @@ class OpenAIStream:
                 error = transport_error(exc, self.model, self.provider, timeout)
             else:
                 if response.status_code < 400:
-                    return response
+                    return response, left
                 try:
                     data = response.read()
                 except httpx.HTTPError:
@@ -186,8 +188,8 @@ class OpenAIStream:
                 if response.status_code not in RETRY_STATUSES:
                     raise error
                 retry_headers = response.headers
-            delay = backoff_delay(self.attempts - 1, retry_headers)
-            if delay is None or self.attempts > self.num_retries or time.monotonic() + delay + MIN_ATTEMPT > deadline:
+            delay = next_retry(self.attempts - 1, self.num_retries, budget, retry_headers)
+            if delay is None:
                 error.num_retries = self.attempts - 1  # type: ignore[attr-defined]
                 raise error
             self._sleep(delay)

@@ -145,6 +145,35 @@ def backoff_delay(attempt: int, headers: Mapping[str, str] | None = None) -> flo
     return min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt) * random.uniform(0.8, 1.0)
 
 
+class Budget:
+    """The cell's timeout as one budget across attempts: --timeout 2 gives up after about 2 s, not after three
+    attempts of 2 s each."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+
+    def left(self) -> float:
+        """Seconds this attempt may wait: the whole timeout on the first, what remains on a retry."""
+        return max(self.deadline - time.monotonic(), min(self.timeout, MIN_ATTEMPT))
+
+    def allows(self, delay: float) -> bool:
+        return time.monotonic() + delay + MIN_ATTEMPT <= self.deadline
+
+
+def next_retry(
+    attempt: int, num_retries: int, budget: Budget | None, headers: Mapping[str, str] | None = None
+) -> float | None:
+    """Seconds to wait before retry number ``attempt + 1``, or None when there is none: the retries are used up,
+    the server asked for too long a wait, or the budget has no room for another attempt."""
+    if attempt >= num_retries:
+        return None
+    delay = backoff_delay(attempt, headers)
+    if delay is None or (budget is not None and not budget.allows(delay)):
+        return None
+    return delay
+
+
 def retry_headers(exc: BaseException) -> Mapping[str, str] | None:
     """The response headers an exception carries (for Retry-After), whichever attribute litellm used."""
     for attr in ("litellm_response_headers", "headers"):

@@ -17,10 +17,9 @@ def backend() -> LlamaCppBackend:
     return LlamaCppBackend(embedded_model_path(), "smollm2-test", n_ctx=1024)
 
 
-def evaluated(llm) -> tuple[int, int]:
-    """(prompt tokens, generated tokens) llama.cpp evaluated since the last reset of its counters."""
-    data = llama_cpp.llama_perf_context(llm._ctx.ctx)
-    return data.n_p_eval, data.n_eval
+def prompt_evaluated(llm) -> int:
+    """Prompt tokens llama.cpp evaluated since its counters were last reset."""
+    return llama_cpp.llama_perf_context(llm._ctx.ctx).n_p_eval
 
 
 def test_settings_threads_context_and_kv_cache(monkeypatch):
@@ -49,17 +48,15 @@ def test_counts_are_exact_and_a_follow_up_evaluates_only_what_it_adds(backend):
     assert first[-1].finish_reason in ("length", "stop") and 0 < usage.completion_tokens <= 8
     if first[-1].finish_reason == "length":
         assert usage.completion_tokens == 8  # the capped answer's last token is counted too
-    prompt_evaluated, _ = evaluated(llm)
-    assert prompt_evaluated == usage.prompt_tokens  # a cold cache evaluates the whole prompt
+    assert prompt_evaluated(llm) == usage.prompt_tokens  # a cold cache evaluates the whole prompt
 
     answer = "".join(d.text for d in first)
     follow_up = [*MESSAGES, {"role": "assistant", "content": answer}, {"role": "user", "content": "Another one."}]
     llama_cpp.llama_perf_context_reset(llm._ctx.ctx)
     second = list(backend.stream(follow_up, CallParams(max_tokens=4, temperature=0)))
     assert second[-1].usage.prompt_tokens == backend.count_prompt(follow_up)
-    prompt_evaluated, _ = evaluated(llm)
     # the cached prefix (the first prompt and the evaluated answer) is not evaluated again
-    assert prompt_evaluated <= second[-1].usage.prompt_tokens - usage.prompt_tokens
+    assert prompt_evaluated(llm) <= second[-1].usage.prompt_tokens - usage.prompt_tokens
 
 
 def test_a_missing_gguf_is_a_clear_error(tmp_path):

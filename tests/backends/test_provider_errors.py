@@ -95,3 +95,12 @@ def test_broken_streams_explain_what_happened():
     for kind in ("cut", "stalled", "malformed"):
         shown = pe.explain(pe.BrokenStream(kind, "closed the connection"), "openai/x", api_base="http://h/v1")
         assert isinstance(shown, pe.StreamCut) and "http://h/v1" in str(shown) and shown.hint
+
+
+def test_next_retry_stops_at_the_limit_and_at_the_budget():
+    assert pe.next_retry(0, 2, None) is not None and pe.next_retry(2, 2, None) is None
+    assert pe.next_retry(0, 2, pe.Budget(10.0)) is not None
+    assert pe.next_retry(0, 2, pe.Budget(0.9)) is None  # 0.4-0.5 s of backoff leaves under MIN_ATTEMPT
+    assert pe.next_retry(0, 2, pe.Budget(10.0), {"retry-after": "30"}) is None  # the wait outlasts the budget
+    budget = pe.Budget(0.2)
+    assert budget.left() == pytest.approx(0.2, abs=0.05)  # a first attempt gets the whole timeout
