@@ -1,29 +1,68 @@
-# Set-up and entry points. `make demo` and `make test` each do all set-up on a fresh machine.
+# Set-up and entry points. `make demo` and `make test` each do all set-up on a fresh machine, in a virtualenv of
+# the project's own (.venv): Debian and Ubuntu refuse pip installs into the system Python (PEP 668), and tests
+# must see the packages a user gets, never what the machine happens to have.
 PYTHON ?= python3
-PIP := $(PYTHON) -m pip
+VENV ?= .venv
+# Extra pip arguments, e.g. CONSTRAINTS=.ci/constraints-lowest.txt to install the lowest declared versions.
+CONSTRAINTS ?=
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+PYTEST_ARGS ?=
 
-.PHONY: setup setup-browser kernelspec demo lab test lint bench
+.PHONY: setup venv setup-browser demo lab test test-lowest lint bench clean
 
-setup:
-	$(PIP) install -q -e ".[test]"
-	$(PYTHON) -m llmos_kernel install --sys-prefix
+# The venv is made once; `setup` re-installs the project when pyproject.toml changed.
+$(PY):
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing python3-venv (Debian/Ubuntu ship venv separately)"; \
+	    apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null && $(PYTHON) -m venv $(VENV); \
+	  else \
+	    echo "error: '$(PYTHON) -m venv' failed. On Debian/Ubuntu: sudo apt-get install python3-venv"; exit 1; \
+	  fi; }
+	$(PIP) install -q -U pip
 
-# Debian's chromium for the browser tests (Playwright must never download a browser here).
+venv: $(PY)
+
+$(VENV)/.installed: pyproject.toml $(PY) $(CONSTRAINTS)
+	$(PIP) install -q -e ".[test]" $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
+	@touch $@
+
+# The wheel installs the kernelspec into the venv (share/jupyter/kernels/llmos): no separate step.
+setup: $(VENV)/.installed
+
+# Debian's chromium for the browser tests (Playwright must never download a browser here). LLMOS_CHROMIUM may
+# name another Chromium binary instead.
 setup-browser:
-	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+	@if [ -n "$$LLMOS_CHROMIUM" ] || command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	elif sudo -n true 2>/dev/null; then \
+	  sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; \
+	else \
+	  echo "error: the browser tests need Chromium: sudo apt-get install chromium (or set LLMOS_CHROMIUM=/path)"; exit 1; \
+	fi
 
 demo: setup
-	$(PYTHON) -m llmos_kernel run notebooks/quickstart.ipynb
+	$(PY) -m llmos_kernel run notebooks/quickstart.ipynb
 
 lab: setup
-	$(PYTHON) -m jupyter lab notebooks/quickstart.ipynb
+	$(PY) -m jupyter lab notebooks/quickstart.ipynb
 
-lint:
-	$(PYTHON) -m ruff check llmos_kernel tests benchmarks
+lint: setup
+	$(PY) -m ruff check llmos_kernel tests benchmarks
 
 test: setup setup-browser
-	$(PYTHON) -m ruff check llmos_kernel tests benchmarks
-	$(PYTHON) -m pytest -q -ra
+	$(PY) -m ruff check llmos_kernel tests benchmarks
+	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
+
+# The other end of every declared range: the oldest Python and package versions pyproject.toml admits.
+PYTHON_LOWEST ?= python3.10
+test-lowest:
+	$(MAKE) test PYTHON=$(PYTHON_LOWEST) VENV=.venv-lowest CONSTRAINTS=.ci/constraints-lowest.txt
 
 bench: setup
-	$(PYTHON) benchmarks/run_all.py
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .venv-lowest

@@ -24,14 +24,19 @@ else `<jupyter config dir>/llmos.toml`), then `llmos.toml` in the notebook's fol
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomllib
 from traitlets import Dict, Enum, Float, HasTraits, Int, TraitError, Unicode, default
 
 from .backends.registry import ModelSpec
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, from PyPI (a declared dependency there)
+    import tomli as tomllib
 
 
 class MemorySettings(HasTraits):

@@ -3,17 +3,19 @@
 Subclassing IPythonKernel keeps comms/widgets, the user namespace, In/Out history and interrupts working as in
 any Python kernel. A prompt cell is handed to IPython as the cell magic ``%%prompt``, so it runs through
 IPython's own machinery: execution counts, history (which keeps the cell as typed), error display and
-KeyboardInterrupt all behave normally. The routing is an IPython input transformer.
+KeyboardInterrupt all behave normally. The routing is an IPython input transformer that rewrites only the cell
+the frontend sent: IPython also transforms code it runs for itself (``%time``, ``%timeit``, ``%%capture``,
+``%run x.ipy``, ``run_cell`` from Python), and that code is Python, never a prompt.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from ipykernel.ipkernel import IPythonKernel
 
 from . import DISPLAY_NAME, __version__
+from .cells import CELL_MAGIC, MAGIC_LINE
 from .completion import complete, prompt_is_complete
 from .config import load_config
 from .magics import LLMOSMagics, MemoryMagics, ProgramMagics, SessionMagics
@@ -22,7 +24,6 @@ from .runtime import Runtime
 from .widgets.magics import PanelMagics
 
 PYTHON_MARKER = "%%python"
-_CELL_MAGIC = re.compile(r"^\s*%%")
 
 
 def route(code: str) -> str:
@@ -32,11 +33,11 @@ def route(code: str) -> str:
                                               or stripped[len(PYTHON_MARKER)] in " \t\r\n"):
         first_break = stripped.find("\n")
         return "" if first_break < 0 else stripped[first_break + 1:]
-    if _CELL_MAGIC.match(code):
+    if CELL_MAGIC.match(code):
         return code  # %%prompt, %%system, or any IPython cell magic
     # splitlines, not split("\n"): IPython breaks lines at \x1c, \x85, \u2028 ... too, and would run the text
     # after such a break as Python.
-    rest = [ln for ln in code.splitlines() if ln.strip() and not ln.strip().startswith("%")]
+    rest = [ln for ln in code.splitlines() if ln.strip() and not MAGIC_LINE.match(ln)]
     if code.strip() and not rest:
         return code  # only %line magics (%model x, %lsmagic, %model?): IPython runs them as usual
     return "%%prompt\n" + code
@@ -54,14 +55,16 @@ class LLMOSKernel(IPythonKernel):
         "version": __version__,
     }
     help_links = [
-        {"text": "llmos_kernel README", "url": "https://pypi.org/project/llmos_kernel/"},
-        {"text": "litellm providers", "url": "https://docs.litellm.ai/docs/providers"},
+        {"text": "litellm: model names and providers", "url": "https://docs.litellm.ai/docs/providers"},
+        {"text": "IPython magics", "url": "https://ipython.readthedocs.io/en/stable/interactive/magics.html"},
+        {"text": "Jupyter", "url": "https://docs.jupyter.org/en/latest/"},
     ]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.runtime = Runtime(load_config())
         self._python_only = False  # set while asking IPython about plain Python (is_complete of %%python)
+        self._typed_cell: str | None = None  # the cell being executed: the only code the router rewrites
         self.llmos_magics = LLMOSMagics(self.shell, self.runtime)
         self.memory_magics = MemoryMagics(self.shell, self.runtime)
         self.program_magics = ProgramMagics(self.shell, self.runtime, self.llmos_magics.namespace)
@@ -81,8 +84,14 @@ class LLMOSKernel(IPythonKernel):
                 f"({self.runtime.spec.name}); %%python runs Python; %help lists the magics.")
 
     def _route_lines(self, lines: list[str]) -> list[str]:
-        """IPython input transformer: history keeps the cell as typed, IPython runs the routed code."""
-        if self._python_only:
+        """IPython input transformer: history keeps the cell as typed, IPython runs the routed code.
+
+        Only the cell the frontend sent is routed. IPython calls its transformers for code it runs itself too
+        (``%time y = f()`` transforms ``y = f()``), and that must stay Python.
+        """
+        typed = self._typed_cell
+        # IPython appends a newline to a cell before transforming it.
+        if self._python_only or typed is None or "".join(lines).rstrip("\n") != typed.rstrip("\n"):
             return lines
         return route("".join(lines)).splitlines(keepends=True)
 
@@ -93,7 +102,11 @@ class LLMOSKernel(IPythonKernel):
         if not code.strip() and not silent:
             # IPython runs nothing for an empty cell; say so rather than leave the user guessing.
             print("Empty cell: nothing was sent to the model.")
-        return await super().do_execute(code, silent, *args, **kwargs)
+        outer, self._typed_cell = self._typed_cell, code
+        try:
+            return await super().do_execute(code, silent, *args, **kwargs)
+        finally:
+            self._typed_cell = outer
 
     def do_complete(self, code: str, cursor_pos: int | None) -> Any:
         cursor_pos = len(code) if cursor_pos is None else cursor_pos

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import tomllib
+
+from llmos_kernel.config import tomllib
 
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 MALICIOUS_LITELLM = {"1.82.7", "1.82.8"}
@@ -65,11 +66,8 @@ ALLOWED_PTH = [
              r"import __editable___llmos_kernel_[\w]+_finder; __editable___llmos_kernel_[\w]+_finder\.install\(\)"),
     Expected(r"_llmos_kernel[\w.-]*\.pth", "pip install -e . (older path-style editable installs: paths only)",
              r"(?!)"),
-    # Not from any package: this container's sandbox writes it at start so that certifi trusts the sandbox's
-    # TLS egress proxy. It only appends that proxy's CA file to certifi's bundle.
-    Expected(r"_sandboxing_egress_ca\.pth", "the sandbox's egress-proxy CA (container start-up, not pip)",
-             r"import os;exec\(\"try:\\n import certifi\\n _p=certifi\.where\(\); "
-             r"_c='/etc/ssl/certs/sandboxing-egress-ca\.pem'\\n .*\"\)"),
+    Expected(r"_virtualenv\.pth", "virtualenv (not venv): patches distutils for environments it creates",
+             r"import _virtualenv"),
 ]
 
 

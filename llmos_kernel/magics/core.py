@@ -14,6 +14,7 @@ from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, 
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from ..backends.registry import ModelSpec, available_models
+from ..cells import is_line_magic, running_execution_count
 from ..errors import PromptError
 from ..interpolate import interpolate
 from ..runtime import PromptOptions, Runtime
@@ -29,7 +30,7 @@ def split_leading_magics(body: str) -> tuple[list[str], str]:
     i = 0
     while i < len(lines):
         stripped = lines[i].strip()
-        if stripped.startswith("%") and not stripped.startswith("%%"):
+        if is_line_magic(stripped):
             magics.append(stripped)
         elif stripped:
             break
@@ -71,7 +72,7 @@ class LLMOSMagics(Magics):
         self._show_notices()
         leading, text = split_leading_magics(cell)
         for magic_line in leading:
-            self.shell.run_line_magic(*(magic_line[1:].split(None, 1) + ["", ""])[:2])  # a bare "%" too
+            self.shell.run_line_magic(*(magic_line[1:].split(None, 1) + [""])[:2])
         if leading and not text.strip():
             return
         text = interpolate(text, self.namespace())
@@ -85,10 +86,10 @@ class LLMOSMagics(Magics):
             system=args.system,
             timeout=args.timeout,
         )
-        answer = self.runtime.run_prompt(
-            text.strip(), cell_id=self.cell_id, execution_count=self.shell.execution_count, options=options
-        )
-        self.shell.history_manager.output_hist[self.shell.execution_count] = answer.text  # Out[n]
+        count = running_execution_count(self.shell)
+        answer = self.runtime.run_prompt(text.strip(), cell_id=self.cell_id, execution_count=count, options=options)
+        if count is not None:
+            self.shell.history_manager.output_hist[count] = answer.text  # Out[n]
         if options.as_name:
             value = parse_json_answer(answer.text) if options.fmt == "json" else answer.text
             self.shell.user_ns[options.as_name] = value

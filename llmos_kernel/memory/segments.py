@@ -29,8 +29,9 @@ class Kind(str, Enum):
 
 
 def new_segment_id() -> str:
-    # Short enough to type in a magic (`%evict s1a2b3`); the window re-draws on the rare collision.
-    return "s" + secrets.token_hex(3)
+    # Short enough to type in a magic (`%evict s1a2b3c4`). 32 random bits make a collision rare (about one in
+    # 4,300 sessions of 6,000 segments); ContextWindow re-draws the id when one happens, so none survives.
+    return "s" + secrets.token_hex(4)
 
 
 @dataclass

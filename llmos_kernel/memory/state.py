@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from . import policies
-from .segments import Kind, Segment
+from .segments import Kind, Segment, new_segment_id
 from .swap import Swap
 from .tokenizers import Tokenizer, cache_key, raw_counter, scale_of
 
@@ -156,10 +156,19 @@ class WindowState:
         return segment.id in self._ids
 
     def _index(self, segment: Segment) -> None:
+        while self._id_taken(segment):
+            segment.id = new_segment_id()  # a random id collided: ids must name exactly one segment
         self._ids[segment.id] = segment
         if segment.cell_id is not None:
             self._cells.setdefault(segment.cell_id, {})[segment.id] = segment
         self._total += self._raw(segment)
+
+    def _id_taken(self, segment: Segment) -> bool:
+        other = self._ids.get(segment.id)
+        if other is None:
+            other = self.swap.get(segment.id)
+            return other is not None and other.created != segment.created  # a page-in of itself is no clash
+        return other is not segment
 
     def _append(self, segment: Segment) -> None:
         self._log.append(segment)

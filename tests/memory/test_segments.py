@@ -49,9 +49,9 @@ def test_bracketed_headers_for_non_turn_segments():
 
 
 def test_ids_are_short_and_distinct():
-    ids = {Segment(Kind.HISTORY, "x").id for _ in range(500)}
-    assert len(ids) == 500
-    assert all(len(i) == 7 and i.startswith("s") for i in ids)
+    ids = {Segment(Kind.HISTORY, "x").id for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(len(i) == 9 and i.startswith("s") for i in ids)
 
 
 def test_last_used_defaults_to_created():
@@ -82,3 +82,18 @@ def test_preview_is_single_line_and_bounded():
     segment = Segment(Kind.HISTORY, "line one\nline two   " + "x" * 200)
     preview = segment.preview(40)
     assert "\n" not in preview and len(preview) == 40 and preview.endswith("…")
+
+
+def test_a_colliding_id_is_redrawn_by_the_window(make_window, monkeypatch):
+    from llmos_kernel.memory import segments
+
+    draws = iter(["aaaaaaaa", "aaaaaaaa", "aaaaaaaa", "bbbbbbbb", "cccccccc"])
+    monkeypatch.setattr(segments.secrets, "token_hex", lambda n: next(draws))
+    window = make_window()
+    window.commit_turn("c1", "first question", "first answer", execution_count=1)
+    window.evict("1")  # the first segment now lives in swap under that id
+    window.commit_turn("c2", "second question", "second answer", execution_count=2)
+    window.commit_turn("c3", "third question", "third answer", execution_count=3)
+    ids = [s.id for s in window.segments] + [s.id for s in window.swap.all()]
+    assert len(ids) == len(set(ids)) == 3
+    assert "sbbbbbbbb" in ids
