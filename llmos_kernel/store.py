@@ -8,8 +8,8 @@ survive even a power cut, not only a killed process.
 Schema changes are numbered migration functions applied in order, each in its own transaction and recorded in
 `_llmos_migrations` (the simonw/llm pattern): a database from any earlier version upgrades on open.
 
-Nothing that looks like a credential is ever written: every text passes `scrub`, which replaces the values of
-environment variables named like keys, tokens or secrets.
+Nothing that looks like a credential is ever written: every text passes `scrub` (redact.py, the one rule for
+secrets everywhere).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import sqlite3
 import threading
 import time
@@ -26,12 +25,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .redact import MARK, redact, secret_values
+
 STORE_ENV = "LLMOS_STORE"
 BUSY_TIMEOUT_MS = 15_000
-REDACTED = "[redacted]"
-# Environment variables whose values are credentials (OPENAI_API_KEY, HF_TOKEN, AWS_SECRET_ACCESS_KEY, ...).
-_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
-_MIN_SECRET_CHARS = 8  # shorter values ("1", "yes") would redact ordinary words
+REDACTED = MARK
 
 
 def default_store_path() -> Path:
@@ -49,21 +47,9 @@ def store_path(configured: str | None = None) -> Path:
 # -- secrets ---------------------------------------------------------------------------------------------------
 
 
-def secret_values(extra_names: tuple[str, ...] = ()) -> list[str]:
-    """Values of credential-like environment variables, longest first (so a key containing another goes first)."""
-    names = [name for name in os.environ if _SECRET_NAME.search(name)] + list(extra_names)
-    values = {os.environ.get(name, "") for name in names}
-    return sorted((v for v in values if len(v) >= _MIN_SECRET_CHARS), key=len, reverse=True)
-
-
 def scrub(text: str, secrets: list[str] | None = None) -> str:
     """`text` with every secret value replaced, also in its JSON-escaped spelling (text may be a JSON document)."""
-    for secret in secret_values() if secrets is None else secrets:
-        text = text.replace(secret, REDACTED)
-        escaped = json.dumps(secret)[1:-1]
-        if escaped != secret:
-            text = text.replace(escaped, REDACTED)
-    return text
+    return redact(text, secrets)
 
 
 # -- migrations ------------------------------------------------------------------------------------------------

@@ -109,7 +109,7 @@ def test_no_key_in_outputs_errors_logs_or_the_saved_notebook(tmp_path, keyed_env
     assert "GROQ_API_KEY" in "\n".join(errors[18]["traceback"])
     assert "NOT_SET_ANYWHERE" in "\n".join(errors[19]["traceback"])
     shown = nbformat.writes(nb)
-    assert "***" in "\n".join(errors[3]["traceback"])  # the quoted keys were there, and masked
+    assert "[redacted]" in "\n".join(errors[3]["traceback"])  # the quoted keys were there, and masked
     assert HIDDEN in shown
     log_text = log_path.read_text()
     assert leaks(shown) == [], "a key in the saved notebook"

@@ -7,13 +7,13 @@ types, so this is the one place that turns a provider fault into words, and that
 from __future__ import annotations
 
 import email.utils
-import os
 import random
 import re
 import time
 from collections.abc import Mapping
 
 from ..errors import MissingAPIKey, ModelNotFound, ProviderError, UserFacingError
+from ..redact import is_secret, redact, secret_values  # noqa: F401  (re-exported)
 from .litellm_loader import get_litellm
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -25,31 +25,8 @@ MAX_RETRY_AFTER = 60.0
 # The cell's timeout is one budget across attempts; a retry with less than this left is not worth sending.
 MIN_ATTEMPT = 0.5
 
-# Key shapes of common providers; "*" included because OpenAI echoes a key masked as "sk-abc****wxyz".
-_KEY_PATTERN = re.compile(r"(sk-[A-Za-z0-9_\-*]{6,}|AIza[0-9A-Za-z_\-]{10,}|Bearer\s+\S+)")
-# Environment variables whose values are secrets, whatever the key looks like (same rule as IPython's %env).
-_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD", re.IGNORECASE)
 # litellm's message prefixes ("litellm.RateLimitError: RateLimitError: OpenAIException - "): noise to a user.
 _PREFIXES = re.compile(r"^(?:(?:litellm\.)?[A-Za-z]*(?:Error|Exception|Timeout)\s*[:\-]\s*)+")
-
-
-def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
-    """Values of secret-looking environment variables (8+ characters), longest first."""
-    env = os.environ if environ is None else environ
-    values = {v for k, v in env.items() if _SECRET_NAME.search(k) and len(v) >= 8}
-    return sorted(values, key=len, reverse=True)
-
-
-def is_secret(name: str, value: str) -> bool:
-    """A variable whose value must not be shown: a secret-looking name, or a value shaped like a key."""
-    return bool(_SECRET_NAME.search(name)) or bool(_KEY_PATTERN.search(value)) or value in secret_values()
-
-
-def redact(text: str) -> str:
-    """Providers sometimes echo (part of) a key in their error text; never show it."""
-    for value in secret_values():
-        text = text.replace(value, "***")
-    return _KEY_PATTERN.sub("***", text)
 
 
 def short_detail(exc: BaseException, limit: int = 300) -> str:
