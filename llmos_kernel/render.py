@@ -66,8 +66,12 @@ class AnswerDisplay:
             md = f"{md}\n\n<sub>{status_line}</sub>" if md else f"<sub>{status_line}</sub>"
         return {"text/markdown": md, "text/plain": plain}
 
-    def _publish(self, bundle: dict[str, Any], metadata: dict | None = None) -> None:
+    def _publish(self, bundle: dict[str, Any], metadata: dict | None = None, if_waiting: bool = False) -> None:
         with self._lock:
+            # The ticker checks under the lock: a first token or a finished answer published between its wake-up
+            # and this point must never be overwritten by a stale "waiting" line.
+            if if_waiting and self._first_token.is_set():
+                return
             display(bundle, raw=True, display_id=self.display_id, update=self._shown, metadata=metadata or {})
             self._shown = True
             self.updates += 1
@@ -81,7 +85,7 @@ class AnswerDisplay:
     def _tick(self) -> None:
         while not self._first_token.wait(1.0):
             elapsed = time.monotonic() - self.started
-            self._publish(self._bundle("", f"⏳ {self.model} · waiting {elapsed:.0f} s…"))
+            self._publish(self._bundle("", f"⏳ {self.model} · waiting {elapsed:.0f} s…"), if_waiting=True)
 
     def stop_waiting(self) -> None:
         self._first_token.set()
@@ -99,6 +103,7 @@ class AnswerDisplay:
         return True
 
     def failed(self, elapsed: float) -> None:
+        self._first_token.set()
         self._publish(self._bundle("", f"✖ {self.model} · failed after {elapsed:.1f} s (see the error below)"))
 
     def finish(self, text: str, footer: Footer, metadata: dict[str, Any]) -> None:

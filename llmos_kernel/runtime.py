@@ -7,6 +7,7 @@ the Jupyter protocol; the kernel and magics call it.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,10 +17,13 @@ from .backends.base import Backend, CallParams, Usage
 from .backends.provider_errors import ContextTooLong, fitted_window
 from .backends.registry import ModelSpec, create_backend
 from .config import Config
-from .errors import CellInterrupted, PromptError, UserFacingError
+from .errors import BackendFailed, CellInterrupted, PromptError, UserFacingError
 from .memory.segments import Segment
 from .memory.window import ContextWindow, MemoryFull
+from .redact import redact
 from .render import AnswerDisplay, Footer
+
+log = logging.getLogger("llmos_kernel")
 
 DEFAULT_SYSTEM = "You are a helpful assistant inside a Jupyter notebook. Answer concisely in Markdown."
 
@@ -50,6 +54,7 @@ class Process:
     cost: float | None = None
     exact: bool = True
     started: float = field(default_factory=time.time)
+    kind: str = "prompt"  # or "compacting": calls the kernel makes for itself are processes too
 
     @property
     def tokens_per_s(self) -> float:
@@ -84,6 +89,7 @@ class Runtime:
         # start-up then loads no model. Returns None to start empty.
         self.memory_loader: Callable[[Any], ContextWindow | None] | None = None
         self.last_answer: Answer | None = None  # the cell a "commit" listener is told about
+        self.current_cell: int | None = None  # the running cell's number, for rows the cell did not start
         self.listeners: list[Callable[[str], None]] = []  # e.g. the memory panel: called on "progress"/"commit"
 
     # -- model ---------------------------------------------------------------------------------------------
@@ -178,6 +184,7 @@ class Runtime:
         if not prompt.strip():
             raise PromptError("the cell is empty: nothing was sent to the model",
                               hint="Type a prompt, or start the cell with %%python to run Python.")
+        self.current_cell = execution_count
         spec = self.resolve(options.model) if options.model else self.spec
         backend = self.backend_for(spec)
         if hasattr(backend, "check_key"):
@@ -195,21 +202,38 @@ class Runtime:
                 plan = self._fit_to_provider(exc, spec, prompt, options)
                 proc.status = "running"
                 text, usage, status = self._stream(backend, plan.messages, params, view, proc)
+            proc.latency = time.monotonic() - view.started
+            self._account(proc, backend, usage, plan, status)
+            footer = Footer(backend.name, proc.tokens_in, proc.tokens_out, proc.latency, proc.cost, proc.exact,
+                            status)
+            view.finish(text, footer, self._metadata(proc, plan, status))
+            if not options.no_history and text:
+                self.memory.commit_turn(cell_id or f"run-{execution_count}", prompt, text,
+                                        interrupted=status != "ok", execution_count=execution_count)
+        except BaseException as exc:
+            self._end_failed(proc, view, exc)
+            raise
         finally:
             view.stop_waiting()  # the ticker must never outlive the cell, whatever happened
-        proc.latency = time.monotonic() - view.started
-        self._account(proc, backend, usage, plan, status)
-        footer = Footer(backend.name, proc.tokens_in, proc.tokens_out, proc.latency, proc.cost, proc.exact, status)
-        view.finish(text, footer, self._metadata(proc, plan, status))
-        if not options.no_history and text:
-            self.memory.commit_turn(cell_id or f"run-{execution_count}", prompt, text,
-                                    interrupted=status != "ok", execution_count=execution_count)
         self.last_answer = Answer(text, proc, plan, prompt, options)
         self._notify("commit")
         if status == "interrupted":
             raise CellInterrupted(f"{backend.name} was stopped; the partial answer ({proc.tokens_out} tokens) "
                                   "is kept and marked as interrupted", model=backend.name)
         return self.last_answer
+
+    def _end_failed(self, proc: Process, view: AnswerDisplay, exc: BaseException) -> None:
+        """One cleanup path, whatever failed: the process row, the display and every view end consistently.
+
+        _stream already did it for errors it reports; anything else that escaped (a bug of ours, a library
+        error outside the stream) is recorded here, so nothing is left "running" or "waiting" forever.
+        """
+        if proc.status != "running":
+            return
+        proc.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
+        proc.latency = time.monotonic() - view.started
+        view.failed(proc.latency)
+        self._notify("error")
 
     def params(self, options: PromptOptions) -> CallParams:
         """A cell's call parameters: its own options, else the configured defaults."""
@@ -265,16 +289,19 @@ class Runtime:
         except KeyboardInterrupt:
             proc.status = "interrupted"
             return "".join(parts), usage, "interrupted"
-        except UserFacingError:
+        except Exception as exc:  # KeyboardInterrupt is handled above; everything else ends here, cleanly
             proc.status = "error"
             elapsed = time.monotonic() - view.started
+            failure = exc if isinstance(exc, UserFacingError) else _unexpected(exc, backend)
             if parts:  # a cut stream: the partial answer stays visible (marked) but is not committed
                 view.finish("".join(parts), Footer(backend.name, 0, pieces, elapsed, None, False, "cut"),
                             {"model": backend.name, "status": "cut", "tokens_out": pieces})
             else:
                 view.failed(elapsed)
             self._notify("error")  # views showing "streaming" must learn the cell is over
-            raise
+            if failure is exc:
+                raise
+            raise failure from None
         return "".join(parts), usage, "ok"
 
     def _account(self, proc: Process, backend: Backend, usage: Usage | None, plan: Any, status: str) -> None:
@@ -351,8 +378,41 @@ class Runtime:
             transcript = transcript[: room // 2] + "\n[...]\n" + transcript[-room // 2:]
         messages = [{"role": "system", "content": ask}, {"role": "user", "content": transcript}]
         params = CallParams(temperature=0, max_tokens=300, timeout=self.timeout)
-        text = "".join(d.text for d in backend.stream(messages, params))
+        text = self._run_visible(backend, messages, params, f"compacting {len(segments)} turns")
         return text.strip() or transcript[:2000]
+
+    def _run_visible(self, backend: Backend, messages: list[dict], params: CallParams, task: str) -> str:
+        """A model call the kernel makes for itself (compaction): a status line in the cell while it runs, and a
+        row in %ps and %cost like any prompt, since it is real spend."""
+        proc = Process(self.current_cell, None, backend.name, kind=task.split()[0])
+        self.processes.append(proc)
+        view = AnswerDisplay(f"{getattr(backend, 'label', backend.name)} · {task}", "text")
+        view.waiting()
+        parts: list[str] = []
+        usage: Usage | None = None
+        try:
+            for delta in backend.stream(messages, params):
+                parts.append(delta.text)
+                usage = delta.usage or usage
+            proc.latency = time.monotonic() - view.started
+            self._account(proc, backend, usage, None, "ok")
+            view.finish("", Footer(backend.name, proc.tokens_in, proc.tokens_out, proc.latency, proc.cost,
+                                   proc.exact, "ok"), {"model": backend.name, "task": task, "status": "ok"})
+        except BaseException as exc:
+            self._end_failed(proc, view, exc)
+            raise
+        finally:
+            view.stop_waiting()
+        return "".join(parts)
+
+
+def _unexpected(exc: Exception, backend: Backend) -> BackendFailed:
+    """An exception that is not ours, as one clear message; the traceback goes to the kernel's log only."""
+    log.warning("backend %s raised %s", backend.name, type(exc).__name__, exc_info=True)
+    detail = redact(str(exc).strip().splitlines()[0][:300]) if str(exc).strip() else ""
+    return BackendFailed(f"{backend.name} raised {type(exc).__name__}" + (f": {detail}" if detail else ""),
+                         model=backend.name,
+                         hint="Nothing was added to memory. Run the cell again, or switch model (%model).")
 
 
 @dataclass

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .backends.registry import ModelSpec
+from .lease import SessionLease
 from .memory.segments import Segment
 from .memory.swap import Swap
 from .memory.window import ContextWindow
@@ -38,6 +39,10 @@ from .store import CellRecord, Store
 
 KEY_ENV = "JPY_SESSION_NAME"
 STATE_VERSION = 1
+GENERATED_PREFIX = "kernel-"
+# Kernels started without a notebook path (nbclient, papermill, the console) get a generated key each time;
+# only the most recent of those are kept, so headless runs do not pile up sessions.
+KEEP_GENERATED = 20
 
 
 def session_key() -> tuple[str, str]:
@@ -45,7 +50,7 @@ def session_key() -> tuple[str, str]:
     path = os.environ.get(KEY_ENV)
     if path:
         return path, "notebook"
-    return f"kernel-{uuid.uuid4().hex[:12]}", "generated"
+    return f"{GENERATED_PREFIX}{uuid.uuid4().hex[:12]}", "generated"
 
 
 class Session:
@@ -56,6 +61,7 @@ class Session:
         self.store: Store | None = None
         self.error: str | None = None  # why persistence is off, when it is
         self.session_id: int | None = None  # None until the first write creates the row
+        self.lease = SessionLease(path.parent)  # this kernel's claim on its session key
         self._lock = threading.RLock()
         # Processes that have a cell row, by identity (a Process is an unhashable dataclass); the reference keeps
         # the id from being reused.
@@ -80,9 +86,24 @@ class Session:
         try:
             self.store = Store(self.path)
             self.store.secret_names.update(self._key_variables())
+            self.lease = SessionLease(self.path.parent)
+            if not self.lease.take(self.key):
+                self._second_kernel()
             self._attach(self.key)
+            if self.source == "generated":
+                self.store.prune(keep=KEEP_GENERATED, prefix=GENERATED_PREFIX, protect={self.session_id or -1})
         except (sqlite3.Error, OSError, ValueError, KeyError, TypeError) as exc:
             self._disable(f"the session store {self.path} could not be opened: {exc}")
+
+    def _second_kernel(self) -> None:
+        """Another live kernel owns this notebook's session: keep a session of our own rather than let the two
+        overwrite each other's rows."""
+        shared = self.key
+        self.key, self.source = f"{shared} (second kernel, pid {os.getpid()})", "second kernel"
+        self.lease.take(self.key)
+        self.runtime.notices.append(
+            f"this notebook's session is open in another kernel, so this kernel keeps its own session "
+            f"({self.key!r}); nothing of the other one is changed. %sessions lists both.")
 
     def _attach(self, key: str, restore_processes: bool = True) -> bool:
         """Make `key` this kernel's session and restore its state; False when the store has no such session."""
@@ -372,6 +393,11 @@ class Session:
             self.flush()
             if self.require_store().find_session(key) is None:
                 return False
+            if not self.lease.take(key):
+                from .errors import UserFacingError
+
+                raise UserFacingError(f"session {key!r} is open in another kernel",
+                                      hint="Close that notebook's kernel first, or %session new.")
             self._attach(key)
             return True
 

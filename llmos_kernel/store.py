@@ -38,6 +38,12 @@ def default_store_path() -> Path:
     return Path(jupyter_data_dir()) / "llmos" / "store.db"
 
 
+def private_folder(folder: Path) -> None:
+    """Create ``folder`` (and parents) and make it 0700: no other user may list or read what is in it."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(folder, 0o700)
+
+
 def store_path(configured: str | None = None) -> Path:
     """Where the store lives: $LLMOS_STORE, else the configured path, else the Jupyter data directory."""
     chosen = os.environ.get(STORE_ENV) or configured
@@ -170,7 +176,11 @@ class Store:
         # Variables that hold a key but are not named like one (a model's --api-key-env): scrubbed as well.
         self.secret_names: set[str] = set()
         if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_folder(self.path.parent)
+            # The store holds prompts and answers: readable by its owner only, WAL and journal files included
+            # (SQLite creates those with the main file's permissions).
+            self.path.touch(mode=0o600, exist_ok=True)
+            os.chmod(self.path, 0o600)
         self._lock = threading.RLock()
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly what we wrote.
         self._db = sqlite3.connect(
@@ -270,6 +280,30 @@ class Store:
                 " FROM sessions s ORDER BY s.updated DESC, s.id DESC"
             ).fetchall()
         return [SessionInfo(*row) for row in rows]
+
+    def prune(self, *, older_than: float | None = None, keep: int | None = None, prefix: str = "",
+              protect: set[int] | None = None) -> list[str]:
+        """Delete sessions (their cells, segments and snapshots go with them): those last used more than
+        ``older_than`` seconds ago, and all but the ``keep`` most recent; only keys starting with ``prefix``, never
+        the ``protect``ed ids. Returns the keys deleted."""
+        protect = protect or set()
+        with self.transaction() as db:
+            rows = db.execute("SELECT id, key, updated FROM sessions WHERE substr(key, 1, ?) = ?"
+                              " ORDER BY updated DESC, id DESC", (len(prefix), prefix)).fetchall()
+            now = time.time()
+            doomed = [(sid, key) for rank, (sid, key, updated) in enumerate(rows)
+                      if sid not in protect and ((older_than is not None and now - updated > older_than)
+                                                 or (keep is not None and rank >= keep))]
+            db.executemany("DELETE FROM sessions WHERE id = ?", [(sid,) for sid, _ in doomed])
+        if doomed:
+            with self._lock:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return [key for _, key in doomed]
+
+    def size(self) -> int:
+        """Bytes on disk: the database and its WAL."""
+        wal = Path(f"{self.path}-wal")
+        return self.path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
 
     def counts(self, session_id: int | None) -> dict[str, int]:
         """Cells, resident and swapped segments, snapshots of a session (zeros for one not written yet)."""

@@ -79,7 +79,8 @@ class ProgramMagics(Magics):
         print(f"{'cell':>5}  {'model':<28} {'status':<11} {'in':>7} {'out':>6} {'latency':>8} {'tok/s':>6}  cost")
         for p in rows:
             approx = "" if p.exact else "~"
-            print(f"{p.cell if p.cell is not None else '-':>5}  {p.model[:28]:<28} {p.status:<11} "
+            model = p.model if p.kind == "prompt" else f"{p.model} ({p.kind})"
+            print(f"{p.cell if p.cell is not None else '-':>5}  {model[:28]:<28} {p.status:<11} "
                   f"{approx + str(p.tokens_in):>7} {approx + str(p.tokens_out):>6} {p.latency:>7.2f}s "
                   f"{p.tokens_per_s:>6.0f}  {_cost(p.cost)}")
 
