@@ -57,3 +57,21 @@ def test_models_system_and_model_switch():
             assert session.run("%model").stdout.strip() == "model: smollm2"
         finally:
             session.close()
+
+
+def test_pip_install_alone_registers_the_kernelspec():
+    """The wheel ships the kernelspec as data files (share/jupyter/kernels/llmos), as ipykernel's does: the
+    environment this suite runs in was made by `pip install -e .` and nothing else."""
+    from importlib.metadata import files
+
+    shipped = [str(f) for f in files("llmos_kernel") or [] if "share/jupyter/kernels/llmos" in str(f)]
+    assert any(f.endswith("kernel.json") for f in shipped), shipped
+    folder = os.path.join(sys.prefix, "share", "jupyter", "kernels", "llmos")
+    spec = json.loads(open(os.path.join(folder, "kernel.json")).read())
+    # "python" is replaced by jupyter_client with the interpreter of the server that launches it.
+    assert spec["argv"][:3] == ["python", "-m", "llmos_kernel"] and spec["display_name"] == "LLM OS"
+    assert sorted(os.listdir(folder)) == ["kernel.json", "logo-32x32.png", "logo-64x64.png", "logo-svg.svg"]
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    found = KernelSpecManager().find_kernel_specs()
+    assert "llmos" in found
