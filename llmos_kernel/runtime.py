@@ -20,6 +20,7 @@ from .errors import CellInterrupted, PromptError, UserFacingError
 from .memory.segments import Segment
 from .memory.window import ContextWindow, MemoryFull
 from .render import AnswerDisplay, Footer
+from .validate import fit_reserve
 
 DEFAULT_SYSTEM = "You are a helpful assistant inside a Jupyter notebook. Answer concisely in Markdown."
 
@@ -138,9 +139,11 @@ class Runtime:
         if self._memory is None:
             backend = self.backend
             mem = self.config.memory
+            window = self.window_for(self.spec, backend)
+            self.reserved_output = fit_reserve(self.reserved_output, window, self.notices)
             self._memory = ContextWindow(
                 backend.tokenizer(),
-                window=self.window_for(self.spec, backend),
+                window=window,
                 reserved_output=self.reserved_output,
                 warn_at=mem.warn_at,
                 act_at=mem.act_at,
