@@ -22,6 +22,7 @@ from .memory.segments import Segment
 from .memory.window import ContextWindow, MemoryFull
 from .redact import redact
 from .render import AnswerDisplay, Footer
+from .validate import fit_reserve
 
 log = logging.getLogger("llmos_kernel")
 
@@ -144,9 +145,11 @@ class Runtime:
         if self._memory is None:
             backend = self.backend
             mem = self.config.memory
+            window = self.window_for(self.spec, backend)
+            self.reserved_output = fit_reserve(self.reserved_output, window, self.notices)
             self._memory = ContextWindow(
                 backend.tokenizer(),
-                window=self.window_for(self.spec, backend),
+                window=window,
                 reserved_output=self.reserved_output,
                 warn_at=mem.warn_at,
                 act_at=mem.act_at,

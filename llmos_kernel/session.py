@@ -36,6 +36,7 @@ from .memory.swap import Swap
 from .memory.window import ContextWindow
 from .runtime import Process, Runtime
 from .store import CellRecord, Store
+from .validate import check_saved_state
 
 KEY_ENV = "JPY_SESSION_NAME"
 STATE_VERSION = 1
@@ -129,6 +130,10 @@ class Session:
 
     def _apply_state(self, state: dict[str, Any]) -> None:
         runtime = self.runtime
+        state, problems = check_saved_state(state, runtime.config.memory)  # the validator of every other door
+        if problems:
+            runtime.notices.append(f"the saved session {self.key}: {'; '.join(problems)}. Valid values are used"
+                                   " instead; the session is restored and saved as usual.")
         if state.get("spec"):
             runtime.spec = ModelSpec(**state["spec"])
         if state.get("system_prompt"):
@@ -170,9 +175,11 @@ class Session:
         if hasattr(tokenizer, "calibrate") and tok.get("name") == getattr(tokenizer, "name", None):
             tokenizer.scale = float(tok.get("scale", tokenizer.scale))  # the estimate learnt from the provider
             tokenizer.samples = int(tok.get("samples", 0))
-        window = ContextWindow.from_dict({**self._saved_memory, "segments": saved["resident"]}, tokenizer, swap)
+        runtime = self.runtime
+        memory = {**self._saved_memory, "segments": saved["resident"]}
+        memory["window"] = memory["window"] or runtime.window_for(runtime.spec, runtime.backend)  # 0: invalid saved
+        window = ContextWindow.from_dict(memory, tokenizer, swap)
         if self._saved_spec != asdict(self.runtime.spec):  # the model was switched before the memory was used
-            runtime = self.runtime
             window.refit(window=runtime.window_for(runtime.spec, runtime.backend))
         self._swap, self._swap_next = swap, self.store.max_position(self.session_id, "swap") + 1
         self._resident = {s.id: (i, json.dumps(s.to_dict())) for i, s in enumerate(window.segments)}
@@ -191,7 +198,9 @@ class Session:
             "system_prompt": runtime.system_prompt,
             "window_overrides": dict(runtime.window_overrides),
             "reserved_output": runtime.reserved_output,
-            "aliases": {name: asdict(spec) for name, spec in runtime.aliases.items()},
+            # Only aliases made in the session (%alias): the config's follow its file, and its trust (%config).
+            "aliases": {name: asdict(spec) for name, spec in runtime.aliases.items()
+                        if runtime.config.aliases.get(name) != spec},
             "memory": self._saved_memory,
             "tokenizer": self._saved_tokenizer,
         }

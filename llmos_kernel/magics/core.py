@@ -6,7 +6,6 @@ Each magic's docstring starts with its usage line; %help is built from those lin
 from __future__ import annotations
 
 import json
-import math
 from collections import ChainMap
 from typing import Any
 
@@ -18,9 +17,11 @@ from ..cells import is_line_magic, running_execution_count
 from ..errors import PromptError
 from ..interpolate import interpolate
 from ..runtime import PromptOptions, Runtime
+from ..validate import CallSettings, require
 from .args import parse, usage_line
 
 FORMATS = ("markdown", "code", "json", "html", "math", "text")
+CALL_OPTIONS = {"temperature": "--temperature", "max_tokens": "--max-tokens", "timeout": "--timeout"}
 
 
 def split_leading_magics(body: str) -> tuple[list[str], str]:
@@ -184,17 +185,11 @@ def help_text(shell: Any) -> str:
 
 
 def check_ranges(args: Any) -> None:
-    """Numbers argparse accepts but no model does (nan, inf, negatives): one clear message, before any call.
-
-    A negative --max-tokens would even make llama.cpp generate until its context is full.
-    """
-    limits = (("--max-tokens", args.max_tokens, 1, math.inf), ("--temperature", args.temperature, 0, 2),
-              ("--timeout", args.timeout, 0.001, 86400))
-    for option, value, low, high in limits:
-        if value is not None and not low <= value <= high:
-            raise PromptError(f"{option} {value} is out of range",
-                              hint=f"Use a number from {low:g} to {high:g}." if high < math.inf
-                              else f"Use a whole number of at least {low:g}.")
+    """A prompt's numbers (%%prompt, %%compare), checked by the one validator before any call: nan, inf and
+    negatives pass argparse but no model takes them. A negative --max-tokens would even make llama.cpp generate
+    until its context is full."""
+    values = {name: getattr(args, name, None) for name in ("temperature", "max_tokens", "timeout")}
+    require(CallSettings, values, names=CALL_OPTIONS, hint="Nothing was sent to the model.")
 
 
 def parse_json_answer(text: str) -> Any:

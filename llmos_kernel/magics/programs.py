@@ -13,6 +13,7 @@ from ..errors import UserFacingError
 from ..interpolate import interpolate
 from ..runtime import PromptOptions, Runtime
 from .args import parse
+from .core import check_ranges
 
 
 def _cost(value: float | None) -> str:
@@ -65,6 +66,7 @@ class ProgramMagics(Magics):
     def compare(self, line: str, cell: str) -> None:
         """%%compare M1 M2 [...] [--temperature T] [--max-tokens N] [--no-history] - one prompt on several models, side by side"""
         args = parse(ProgramMagics.compare, line)
+        check_ranges(args)  # before anything is sent to any of the models
         prompt = interpolate(cell.strip(), self.namespace())
         options = PromptOptions(temperature=args.temperature, max_tokens=args.max_tokens, no_history=args.no_history)
         run_compare(self.runtime, prompt, args.models, options)

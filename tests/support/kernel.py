@@ -111,6 +111,12 @@ class KernelSession:
     def alive(self) -> bool:
         return self.km.is_alive()
 
+    def __enter__(self) -> KernelSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         self.kc.stop_channels()
         self.km.shutdown_kernel(now=True)
