@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from ..errors import KeyRejected, MissingAPIKey, ModelNotFound, ProviderError, UserFacingError
 from ..redact import is_secret, redact, secret_values  # noqa: F401  (re-exported)
-from .endpoints import Route
+from .endpoints import KEY_HINT, PROVIDERS, Route
 from .faults import TRANSIENT, kind_of, status_of
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -213,14 +213,12 @@ def _unauthorized(model: str, route: Route | None) -> UserFacingError:
         return KeyRejected(f"{model} was refused: the provider rejected the API key (401)", model=model,
                            hint="Check the key in the provider's environment variable; it is never shown here.")
     who = route.who
-    if route.key_var is None and not route.own_endpoint:
-        return MissingAPIKey(
-            f"{who} asked {model} for an API key (401), and none was sent", model=model,
-            hint="A server given with --api-base gets a key only when you name the variable that holds it: "
-                 f"%model {model} --api-base URL --api-key-env VAR")
     if route.key_var is None:
-        return MissingAPIKey(f"{who} asked {model} for an API key (401), and none was sent", model=model,
-                             hint="Name the variable that holds it: %model NAME --api-key-env VAR")
+        own_var = PROVIDERS[route.provider].key_var if route.own_endpoint and route.provider in PROVIDERS else None
+        hint = KEY_HINT.format(var=own_var) if own_var else (
+            "A server given with --api-base gets a key only when you name the variable that holds it: "
+            f"%model {model} --api-base URL --api-key-env VAR")
+        return MissingAPIKey(f"{who} asked {model} for an API key (401), and none was sent", model=model, hint=hint)
     return KeyRejected(f"{who} rejected the key in {route.key_var} for {model} (401)", model=model,
                        hint=f"Check the value of {route.key_var} (it is never shown here), and that it is "
                             f"meant for {who}.")

@@ -187,7 +187,6 @@ def test_litellm_path_timeout_is_one_budget_for_every_attempt(server, slept):
 
 
 def test_litellm_path_honours_retry_after_and_never_retries_401(server, slept):
-    # 401 with no key named for a server given with --api-base: "none was sent", never a rejected key
     server.queue_fault("429", retry_after=1)
     server.queue_reply("after the wait")
     backend = litellm_path(server, slept)
@@ -195,7 +194,7 @@ def test_litellm_path_honours_retry_after_and_never_retries_401(server, slept):
     assert slept == [1.0] and server.attempts == 2
     server.reset()
     server.set_fault_always("401")
-    with pytest.raises(MissingAPIKey):
+    with pytest.raises(MissingAPIKey, match="none was sent"):  # no key was named for this --api-base
         list(backend.stream(MESSAGES, CallParams()))
     assert server.attempts == 1
 
