@@ -46,6 +46,12 @@ class BackendFailed(UserFacingError):
     title = "Model failed"
 
 
+class KeyRejected(ProviderError):
+    """A key was sent and the server refused it (401): not a missing key, and the message says whose and where."""
+
+    title = "API key rejected"
+
+
 class PromptError(UserFacingError):
     title = "Prompt error"
 

@@ -51,7 +51,7 @@ def test_models_system_and_model_switch():
             server.queue_reply("Arr.")
             assert session.run("Hello").status == "ok"
             assert server.requests[-1]["body"]["messages"][0] == {"role": "system", "content": "You are a pirate."}
-            assert server.requests[-1]["has_authorization"]
+            assert not server.requests[-1]["has_authorization"]  # issue 13: OPENAI_API_KEY stays with OpenAI
             assert session.run("%model").stdout.strip().startswith("model: openai/pirate")
             assert session.run("%model smollm2").status == "ok"
             assert session.run("%model").stdout.strip() == "model: smollm2"

@@ -47,7 +47,8 @@ def test_redact_and_masking_units(monkeypatch):
 
 def cells(url: str) -> list[str]:
     return [
-        f"%model openai/test-model --api-base {url} --window 16000",
+        # Named: a server given with --api-base gets OPENAI_API_KEY only when told to (issue 13).
+        f"%model openai/test-model --api-base {url} --window 16000 --api-key-env OPENAI_API_KEY",
         "Hello there",  # answered: the key is right
         "This one meets a 401",
         "This one meets a 500 that quotes the keys",
