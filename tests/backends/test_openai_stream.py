@@ -262,27 +262,3 @@ def test_a_stream_that_ends_without_done_or_finish_is_cut():
 
 
 # -- speed ---------------------------------------------------------------------------------------------------
-
-def _plain_httpx(url: str) -> float:
-    """The baseline: plain httpx line iteration and json.loads per event, what a hand-written client does."""
-    started = time.perf_counter()
-    with httpx.Client() as client, client.stream("POST", f"{url}/chat/completions", json=body()) as response:
-        for line in response.iter_lines():
-            if line.startswith("data: ") and line != "data: [DONE]":
-                event = json.loads(line[6:])
-                if event["choices"]:
-                    event["choices"][0]["delta"].get("content")
-    return time.perf_counter() - started
-
-
-def test_within_twice_plain_httpx_for_5000_chunks(server, slept):
-    stream = make(slept)
-    ours, plain = [], []
-    for _ in range(3):  # best of three: the machine is shared
-        server.queue_reply(n_chunks=5000)
-        started = time.perf_counter()
-        assert len(text_of(run(stream, server.url))) > 5000
-        ours.append(time.perf_counter() - started)
-        server.queue_reply(n_chunks=5000)
-        plain.append(_plain_httpx(server.url))
-    assert min(ours) < 2 * min(plain), (ours, plain)
