@@ -67,7 +67,8 @@ def test_pip_install_alone_registers_the_kernelspec():
     shipped = [str(f) for f in files("llmos_kernel") or [] if "share/jupyter/kernels/llmos" in str(f)]
     assert any(f.endswith("kernel.json") for f in shipped), shipped
     folder = os.path.join(sys.prefix, "share", "jupyter", "kernels", "llmos")
-    spec = json.loads(open(os.path.join(folder, "kernel.json")).read())
+    with open(os.path.join(folder, "kernel.json")) as f:
+        spec = json.load(f)
     # "python" is replaced by jupyter_client with the interpreter of the server that launches it.
     assert spec["argv"][:3] == ["python", "-m", "llmos_kernel"] and spec["display_name"] == "LLM OS"
     assert sorted(os.listdir(folder)) == ["kernel.json", "logo-32x32.png", "logo-64x64.png", "logo-svg.svg"]
