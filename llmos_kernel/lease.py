@@ -19,6 +19,10 @@ except ImportError:  # Windows: no flock; two kernels on one notebook are not de
 
 
 class SessionLease:
+    # Leases held in this process, by lock file: a session re-opened by the same process (the same kernel)
+    # takes the lease over instead of locking itself out (flock conflicts between two opens of one file).
+    _held: dict[Path, SessionLease] = {}
+
     def __init__(self, folder: Path) -> None:
         self.folder = folder / "locks"
         self.key: str | None = None
@@ -35,7 +39,11 @@ class SessionLease:
             self.key = key
             return True
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self._file(key), os.O_CREAT | os.O_RDWR, 0o600)
+        path = self._file(key)
+        holder = SessionLease._held.get(path)
+        if holder is not None and holder is not self:
+            holder.release()
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -43,9 +51,12 @@ class SessionLease:
             return False
         self.release()
         self._fd, self.key = fd, key
+        SessionLease._held[path] = self
         return True
 
     def release(self) -> None:
+        if self.key is not None:
+            SessionLease._held.pop(self._file(self.key), None)
         if self._fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._fd)  # closing the descriptor drops the lock

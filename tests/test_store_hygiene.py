@@ -42,12 +42,29 @@ def test_prune_by_age_and_count_keeps_protected(tmp_path):
     assert len([k for k in remaining if k.startswith("kernel-")]) == 2  # the newest and the protected one
 
 
-def test_a_lease_is_exclusive_and_dies_with_its_holder(tmp_path):
+def test_a_lease_is_exclusive_across_processes_and_dies_with_its_holder(tmp_path):
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from llmos_kernel.lease import SessionLease; "
+         f"lease = SessionLease(__import__('pathlib').Path({str(tmp_path)!r})); assert lease.take('nb.ipynb'); "
+         "print('held', flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        mine = SessionLease(tmp_path)
+        assert not mine.take("nb.ipynb")
+        assert mine.take("other.ipynb")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert mine.take("nb.ipynb") and mine.key == "nb.ipynb"  # the lock died with its process
+
+
+def test_the_same_process_takes_its_own_lease_over(tmp_path):
     first, second = SessionLease(tmp_path), SessionLease(tmp_path)
-    assert first.take("nb.ipynb") and not second.take("nb.ipynb")
-    assert second.take("other.ipynb")
-    first.release()
-    assert second.take("nb.ipynb") and second.key == "nb.ipynb"
+    assert first.take("nb.ipynb") and second.take("nb.ipynb")
+    assert first.key is None and second.key == "nb.ipynb"
 
 
 def test_a_second_kernel_on_the_same_notebook_keeps_its_own_session(tmp_path, server):  # noqa: F811
