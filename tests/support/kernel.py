@@ -67,9 +67,9 @@ class KernelSession:
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=60)
 
-    def send(self, code: str, cell_id: str | None = None, silent: bool = False) -> str:
+    def send(self, code: str, cell_id: str | None = None, silent: bool = False, stop_on_error: bool = True) -> str:
         content = {"code": code, "silent": silent, "store_history": not silent, "user_expressions": {},
-                   "allow_stdin": False, "stop_on_error": True}
+                   "allow_stdin": False, "stop_on_error": stop_on_error}
         msg = self.kc.session.msg("execute_request", content)
         if cell_id is not None:
             msg["metadata"]["cellId"] = cell_id  # what JupyterLab sends; ipykernel passes it as cell_id
