@@ -7,12 +7,45 @@ model's own stop (not the cap), answer tokens (median and the longest natural an
 line repeated in a row, the answers with a line repeated more than three times in a row, and seconds per
 answer. This is a quality measurement, not a speed ratio, so it is not part of run_all.py.
 
-    python benchmarks/bench_embedded_defaults.py            # 3 seeds (about 5 minutes on one thread)
+    python benchmarks/bench_embedded_defaults.py            # 3 seeds (about 20 minutes on one busy thread)
     python benchmarks/bench_embedded_defaults.py --quick    # 1 seed
+    python benchmarks/bench_embedded_defaults.py --only card
 
-Measured on 2 cores, one llama.cpp thread, 8 prompts x 3 seeds, cap 300 (see the README section):
-    setting                               stops  median  longest  line-run  runs>3   s/answer
-    create_completion defaults (before)   ...    (filled in from the run; see the commit message)
+Two ways of asking: each prompt alone (a notebook's first cell), and the prompts as the cells of one notebook
+(each sent after the turns before it). The seeds are those llama-cpp-python draws for a fresh kernel's cells, so
+the first notebook is exactly what a new kernel would answer; it reproduces issue 12's looping "hello".
+
+Measured on 2 shared cores (load 7-11), one llama.cpp thread, 8 prompts x 3 seeds, cap 300 tokens
+(stops: answers that ended on the model's own stop; longest: the longest of those; line-run: the most times
+one line came in a row; runs>3: answers with a line more than three times in a row):
+
+    alone                                 stops  median longest line-run runs>3
+    create_completion defaults (before)   22/24      19      99       33      1
+    create_completion + repeat_penalty 1.1 24/24     22     164        1      0
+    create_chat_completion defaults       24/24      15      69        1      0
+    greedy (temperature 0)                24/24      14     111        1      0
+    SmolLM2 card: t 0.2, top_p 0.9        24/24      15      69        1      0
+    card + repeat_penalty 1.1  (chosen)   24/24      13     106        1      0
+    card + repeat_penalty 1.2             24/24      13     209        1      0
+    t 0.7, top_p 0.9, repeat_penalty 1.1  24/24      21      78        1      0
+
+    one notebook                          stops  median longest line-run runs>3
+    create_completion defaults (before)   21/24      42     284       33      2
+    create_completion + repeat_penalty 1.1 24/24     15     228        1      0
+    create_chat_completion defaults       24/24      16      64        1      0
+    greedy (temperature 0)                24/24      14      30        1      0
+    SmolLM2 card: t 0.2, top_p 0.9        24/24      16      64        1      0
+    card + repeat_penalty 1.1  (chosen)   24/24      15      53        1      0
+    card + repeat_penalty 1.2             24/24      16      79        1      0
+    t 0.7, top_p 0.9, repeat_penalty 1.1  24/24      24     109        1      0
+
+Reading: the raw create_completion defaults are the only setting that ran into the cap (5 of 48 answers; "hello"
+repeating "The answer to your question is:", 33 times in 300 tokens). Each guard removes the runaways alone:
+temperature 0.2 (llama-cpp-python's chat API default, and SmolLM2's model card with top_p 0.9), or a repeat
+penalty of 1.1 even at temperature 0.8 (but then answers run long). Both together keep answers short; 1.2 made them
+longer. Greedy decoding stopped too, but a re-run cell would repeat the same answer word for word. The 512-token
+cap is about five times the longest natural answer at the chosen setting (106) and equals memory's default
+reserve for the answer.
 """
 
 from __future__ import annotations

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 
 from tests.support.answers import longest_line_run
+from tests.support.kernel import KernelSession
 
 
 def test_two_prompts_stream_and_second_carries_first(kernel):
@@ -97,10 +99,17 @@ def test_the_first_cells_a_newcomer_types_end_with_the_models_own_stop(kernel):
         assert "token limit" not in final["data"]["text/markdown"]
 
 
-def test_an_answer_cut_by_the_token_limit_says_so(kernel):
-    run = kernel.run("%%prompt --max-tokens 4\nWrite a long story about a dragon and a knight.")
-    assert run.status == "ok", run.error_text
-    final = run.final_display()
-    meta = final["metadata"]["llmos"]
-    assert meta["finish_reason"] == "length" and meta["tokens_out"] == 4
-    assert "stopped at the token limit" in final["data"]["text/markdown"]
+def test_the_configured_cap_is_shown_used_and_said_when_reached(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text("[defaults]\nmax_tokens = 5\n", encoding="utf-8")
+    session = KernelSession(env={**os.environ, "LLMOS_CONFIG": str(config)})
+    try:
+        assert "answers up to 5 tokens" in session.run("%model smollm2").stdout
+        run = session.run("Write a long story about a dragon and a knight.")
+        assert run.status == "ok", run.error_text
+        final = run.final_display()
+        meta = final["metadata"]["llmos"]
+        assert meta["finish_reason"] == "length" and meta["tokens_out"] == 5
+        assert "stopped at the token limit" in final["data"]["text/markdown"]
+    finally:
+        session.close()

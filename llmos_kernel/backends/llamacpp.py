@@ -23,14 +23,17 @@ EMBEDDED_NAME = "smollm2"
 EMBEDDED_LABEL = "SmolLM2-135M-Instruct (embedded)"
 _GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
-# Sampling for every GGUF model, unless a cell sets --temperature. llama-cpp-python's create_completion defaults
-# (temperature 0.8, no repeat penalty) let SmolLM2-135M ramble: a plain "hello" ran until the window was full.
-# Chosen by benchmarks/bench_embedded_defaults.py (newcomer prompts x seeds on SmolLM2-135M): see its docstring.
+# Sampling for every GGUF model (a cell's --temperature wins). llama-cpp-python's create_completion defaults
+# (temperature 0.8, no repeat penalty) let SmolLM2-135M loop: a fresh kernel's "hello" repeated one line until the
+# window was full. Measured by benchmarks/bench_embedded_defaults.py (8 newcomer prompts, alone and as one
+# notebook, 3 seeds): those defaults ran 5 of 48 answers into the cap; temperature 0.2 (the chat API's default and
+# SmolLM2's card, with top_p 0.9) or repeat_penalty 1.1 each removed every runaway; together they give the
+# shortest answers (longest 106 tokens), 48 of 48 ending on the model's own stop. See the benchmark's docstring.
 SAMPLING: dict[str, Any] = {"temperature": 0.2, "top_p": 0.9, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.1}
 # Keys a caller may pass through CallParams.extra (the benchmark's seeds and alternative settings).
 SAMPLING_KEYS = frozenset({*SAMPLING, "seed", "typical_p", "presence_penalty", "frequency_penalty"})
 # A cap on answer tokens when neither the cell (--max-tokens) nor the config ([defaults] max_tokens) sets one:
-# the size of memory's default reserve for the answer, several times the longest natural answer measured.
+# memory's default reserve for the answer, about five times the longest natural answer measured above.
 DEFAULT_MAX_TOKENS = 512
 
 
