@@ -17,27 +17,18 @@ the first notebook is exactly what a new kernel would answer; it reproduces issu
 
 Measured on 2 shared cores (load 7-11), one llama.cpp thread, 8 prompts x 3 seeds, cap 300 tokens
 (stops: answers that ended on the model's own stop; longest: the longest of those; line-run: the most times
-one line came in a row; runs>3: answers with a line more than three times in a row):
+one line came in a row, over both ways of asking):
 
-    alone                                 stops  median longest line-run runs>3
-    create_completion defaults (before)   22/24      19      99       33      1
-    create_completion + repeat_penalty 1.1 24/24     22     164        1      0
-    create_chat_completion defaults       24/24      15      69        1      0
-    greedy (temperature 0)                24/24      14     111        1      0
-    SmolLM2 card: t 0.2, top_p 0.9        24/24      15      69        1      0
-    card + repeat_penalty 1.1  (chosen)   24/24      13     106        1      0
-    card + repeat_penalty 1.2             24/24      13     209        1      0
-    t 0.7, top_p 0.9, repeat_penalty 1.1  24/24      21      78        1      0
-
-    one notebook                          stops  median longest line-run runs>3
-    create_completion defaults (before)   21/24      42     284       33      2
-    create_completion + repeat_penalty 1.1 24/24     15     228        1      0
-    create_chat_completion defaults       24/24      16      64        1      0
-    greedy (temperature 0)                24/24      14      30        1      0
-    SmolLM2 card: t 0.2, top_p 0.9        24/24      16      64        1      0
-    card + repeat_penalty 1.1  (chosen)   24/24      15      53        1      0
-    card + repeat_penalty 1.2             24/24      16      79        1      0
-    t 0.7, top_p 0.9, repeat_penalty 1.1  24/24      24     109        1      0
+                                           each prompt alone        one notebook       worst
+    setting                                stops median longest  stops median longest  line-run
+    create_completion defaults (before)    22/24    19     99    21/24    42    284       33
+    create_completion + repeat_penalty 1.1 24/24    22    164    24/24    15    228        1
+    create_chat_completion defaults        24/24    15     69    24/24    16     64        1
+    greedy (temperature 0)                 24/24    14    111    24/24    14     30        1
+    SmolLM2 card: t 0.2, top_p 0.9         24/24    15     69    24/24    16     64        1
+    card + repeat_penalty 1.1  (chosen)    24/24    13    106    24/24    15     53        1
+    card + repeat_penalty 1.2              24/24    13    209    24/24    16     79        1
+    t 0.7, top_p 0.9, repeat_penalty 1.1   24/24    21     78    24/24    24    109        1
 
 Reading: the raw create_completion defaults are the only setting that ran into the cap (5 of 48 answers; "hello"
 repeating "The answer to your question is:", 33 times in 300 tokens). Each guard removes the runaways alone:

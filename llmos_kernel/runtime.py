@@ -410,7 +410,7 @@ class Runtime:
                 parts.append(delta.text)
                 usage = delta.usage or usage
             proc.latency = time.monotonic() - view.started
-            self._account(proc, backend, usage, None, "ok")
+            self._account(proc, backend, usage, BarePlan(messages), "ok", "".join(parts))
             view.finish("", Footer(backend.name, proc.tokens_in, proc.tokens_out, proc.latency, proc.cost,
                                    proc.exact, "ok"), {"model": backend.name, "task": task, "status": "ok"})
         except BaseException as exc:
