@@ -13,12 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backends.base import Backend, CallParams, Usage
+from .backends.base import Backend, CallParams, Usage, take_notes
 from .backends.provider_errors import ContextTooLong, fitted_window
 from .backends.registry import ModelSpec, create_backend
 from .config import Config
 from .errors import BackendFailed, CellInterrupted, PromptError, UserFacingError
 from .memory.segments import Segment
+from .memory.tokenizers import count_messages
 from .memory.window import ContextWindow, MemoryFull
 from .redact import redact
 from .render import AnswerDisplay, Footer
@@ -56,6 +57,7 @@ class Process:
     exact: bool = True
     started: float = field(default_factory=time.time)
     kind: str = "prompt"  # or "compacting": calls the kernel makes for itself are processes too
+    finish_reason: str | None = None  # the backend's: "stop" (the model's own end), "length" (the cap), ...
 
     @property
     def tokens_per_s(self) -> float:
@@ -206,9 +208,9 @@ class Runtime:
                 proc.status = "running"
                 text, usage, status = self._stream(backend, plan.messages, params, view, proc)
             proc.latency = time.monotonic() - view.started
-            self._account(proc, backend, usage, plan, status)
+            self._account(proc, backend, usage, plan, status, text)
             footer = Footer(backend.name, proc.tokens_in, proc.tokens_out, proc.latency, proc.cost, proc.exact,
-                            status)
+                            status, proc.finish_reason)
             view.finish(text, footer, self._metadata(proc, plan, status))
             if not options.no_history and text:
                 self.memory.commit_turn(cell_id or f"run-{execution_count}", prompt, text,
@@ -279,16 +281,16 @@ class Runtime:
         """Returns (text, usage, status) where status is ok | interrupted; provider errors propagate."""
         parts: list[str] = []
         usage: Usage | None = None
-        pieces = 0
+        count = self.memory.tokenizer.count  # the live tok/s counts tokens, not network reads
         try:
             for delta in backend.stream(messages, params):
                 if delta.text:
                     parts.append(delta.text)
-                    pieces += 1
-                    if view.progress(parts, pieces):  # throttled: True when the display was updated
+                    if view.progress(parts, count):  # throttled: True when the display was updated
                         self._notify("progress")
                 if delta.usage is not None:
                     usage = delta.usage
+                proc.finish_reason = delta.finish_reason or proc.finish_reason
         except KeyboardInterrupt:
             proc.status = "interrupted"
             return "".join(parts), usage, "interrupted"
@@ -297,20 +299,29 @@ class Runtime:
             elapsed = time.monotonic() - view.started
             failure = exc if isinstance(exc, UserFacingError) else _unexpected(exc, backend)
             if parts:  # a cut stream: the partial answer stays visible (marked) but is not committed
-                view.finish("".join(parts), Footer(backend.name, 0, pieces, elapsed, None, False, "cut"),
-                            {"model": backend.name, "status": "cut", "tokens_out": pieces})
+                text = "".join(parts)
+                tokens = count(text)
+                view.finish(text, Footer(backend.name, 0, tokens, elapsed, None, False, "cut"),
+                            {"model": backend.name, "status": "cut", "tokens_out": tokens, "exact": False})
             else:
                 view.failed(elapsed)
             self._notify("error")  # views showing "streaming" must learn the cell is over
             if failure is exc:
                 raise
             raise failure from None
+        finally:
+            self.notices += take_notes(backend)  # e.g. how the request was fitted to a chat template, once
         return "".join(parts), usage, "ok"
 
-    def _account(self, proc: Process, backend: Backend, usage: Usage | None, plan: Any, status: str) -> None:
+    def _account(
+        self, proc: Process, backend: Backend, usage: Usage | None, plan: Any, status: str, text: str = ""
+    ) -> None:
         tokenizer = self.memory.tokenizer
-        if usage is None or (not usage.prompt_tokens and status != "ok"):
-            usage = Usage(plan.used if hasattr(plan, "used") else 0, 0, exact=False)
+        if usage is None or not usage.prompt_tokens:
+            # No usage from the server, or none before an interrupt: estimate it with the memory's tokenizer (the
+            # prompt as memory counted it, the answer as the text shown), labelled "~" (exact=False).
+            prompt = getattr(plan, "used", 0) or count_messages(tokenizer, getattr(plan, "messages", []))
+            usage = Usage(prompt, tokenizer.count(text) if text else 0, exact=False)
         proc.tokens_in = usage.prompt_tokens
         proc.tokens_out = usage.completion_tokens
         proc.exact = usage.exact
@@ -332,6 +343,7 @@ class Runtime:
             "cost_usd": proc.cost,
             "exact": proc.exact,
             "status": status,
+            "finish_reason": proc.finish_reason,
             "planned_tokens": getattr(plan, "used", None),
             "cache_prefix_tokens": getattr(plan, "cache_prefix_tokens", None),
         }
@@ -398,7 +410,7 @@ class Runtime:
                 parts.append(delta.text)
                 usage = delta.usage or usage
             proc.latency = time.monotonic() - view.started
-            self._account(proc, backend, usage, None, "ok")
+            self._account(proc, backend, usage, BarePlan(messages), "ok", "".join(parts))
             view.finish("", Footer(backend.name, proc.tokens_in, proc.tokens_out, proc.latency, proc.cost,
                                    proc.exact, "ok"), {"model": backend.name, "task": task, "status": "ok"})
         except BaseException as exc:

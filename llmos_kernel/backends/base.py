@@ -52,3 +52,23 @@ class Backend(Protocol):
     def window(self) -> int: ...
 
     def describe(self) -> dict[str, Any]: ...
+
+
+def take_notes(backend: Any) -> list[str]:
+    """A backend's one-time notices for the user, emptied as they are taken, so each is shown once.
+
+    Optional capability: a backend may keep a ``notes`` list (the llama.cpp backend says there how it fits
+    requests to a strict chat template).
+    """
+    notes = getattr(backend, "notes", None)
+    if not notes:
+        return []
+    taken = list(notes)
+    notes.clear()
+    return taken
+
+
+def answer_cap(backend: Any, configured: int | None = None) -> int | None:
+    """Answer tokens a cell gets unless it says --max-tokens: the configured default, else the backend's own
+    (optional ``default_max_tokens``; None when the provider decides)."""
+    return configured or getattr(backend, "default_max_tokens", None)

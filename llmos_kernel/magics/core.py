@@ -12,6 +12,7 @@ from typing import Any
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
+from ..backends.base import answer_cap, take_notes
 from ..backends.registry import ModelSpec, available_models
 from ..cells import is_line_magic, running_execution_count
 from ..errors import PromptError
@@ -133,9 +134,16 @@ class LLMOSMagics(Magics):
             spec = self.runtime.resolve(args.name)
         moved = self.runtime.switch_model(spec)
         backend = self.runtime.backend
-        print(f"model: {spec.describe()} ({backend.label}, window {backend.window():,} tokens)")
+        details = [backend.label, f"window {backend.window():,} tokens", self._cap_text(backend)]
+        print(f"model: {spec.describe()} ({', '.join(d for d in details if d)})")
         for line_ in moved:
             print(f"  {line_}")
+        for note in take_notes(backend):  # e.g. how requests are fitted to a strict chat template
+            print(f"note: {note}")
+
+    def _cap_text(self, backend: Any) -> str:
+        cap = answer_cap(backend, self.runtime.defaults.get("max_tokens"))
+        return f"answers up to {cap:,} tokens" if cap else ""
 
     @line_magic
     def models(self, line: str) -> None:
