@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backends.base import Backend, CallParams, Usage, take_notes
+from .backends.base import Backend, CallParams, Resizable, Unloadable, Usage, take_notes
 from .backends.provider_errors import ContextTooLong, fitted_window
 from .backends.registry import ModelSpec, create_backend
 from .config import Config
@@ -27,6 +27,7 @@ from .validate import fit_reserve
 
 log = logging.getLogger("llmos_kernel")
 
+MAX_LOADED_LOCAL = 2  # local (llama.cpp) models kept in RAM at once
 DEFAULT_SYSTEM = "You are a helpful assistant inside a Jupyter notebook. Answer concisely in Markdown."
 
 
@@ -103,10 +104,27 @@ class Runtime:
         key = spec.describe()
         if key not in self._backends:
             self._backends[key] = create_backend(spec)
-        backend = self._backends[key]
-        if spec.window and hasattr(backend, "set_window"):
+        backend = self._backends.pop(key)
+        self._backends[key] = backend  # most recently used last
+        if spec.window and isinstance(backend, Resizable):
             backend.set_window(spec.window)
+        self._unload_idle(key)
         return backend
+
+    def _unload_idle(self, wanted: str) -> None:
+        """Local models hold their weights and KV cache in RAM: keep at most MAX_LOADED_LOCAL loaded (the one
+        just asked for, which loads on use, and the most recently used), and free the others; they reload on
+        return. The backing model is never unloaded for a per-cell --model."""
+        local = [k for k, b in self._backends.items()
+                 if isinstance(b, Unloadable) and (b.loaded or k == wanted)]
+        keep = {wanted, self.spec.describe()}
+        excess = len(local) - MAX_LOADED_LOCAL
+        for key in local:
+            if excess <= 0:
+                break
+            if key not in keep:
+                self._backends[key].unload()
+                excess -= 1
 
     @property
     def backend(self) -> Backend:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from ..memory.tokenizers import Tokenizer
 
@@ -52,6 +52,23 @@ class Backend(Protocol):
     def window(self) -> int: ...
 
     def describe(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class Unloadable(Protocol):
+    """Optional capability: a model held in RAM (a GGUF on llama.cpp) that can be freed and reloaded on demand."""
+
+    def unload(self) -> None: ...
+
+    @property
+    def loaded(self) -> bool: ...
+
+
+@runtime_checkable
+class Resizable(Protocol):
+    """Optional capability: the context window can be set (``%model M --window N``, an alias's window)."""
+
+    def set_window(self, n: int) -> None: ...
 
 
 def take_notes(backend: Any) -> list[str]:

@@ -62,6 +62,11 @@ def default_threads() -> int:
     return max(1, min(8, (os.cpu_count() or 2) // 2))
 
 
+# A GGUF's trained context can be 128k tokens: gigabytes of KV cache, allocated at load. Models load with at most
+# this many unless --window (or an alias's window) asks for more.
+DEFAULT_CONTEXT = 8192
+
+
 def llama_settings(n_ctx: int | None = None) -> dict[str, Any]:
     """The llama_cpp.Llama keyword arguments the kernel loads models with (the benchmarks' baselines use them too).
 
@@ -106,6 +111,7 @@ class LlamaCppBackend:
         self._llm: Any = None
         self._formatter: Any = None
         self._fit = TemplateFit()
+        self._noted = False
         self._tokenizer: Tokenizer | None = None
         self._lock = threading.Lock()
 
@@ -116,7 +122,11 @@ class LlamaCppBackend:
                 from llama_cpp import Llama
                 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-                llm = Llama(model_path=str(self.path), **llama_settings(self._n_ctx))
+                llm = Llama(model_path=str(self.path), **llama_settings(self._n_ctx or DEFAULT_CONTEXT))
+                trained = llm._model.n_ctx_train()
+                if not self._n_ctx and trained < DEFAULT_CONTEXT:  # never beyond what it was trained on
+                    llm.close()
+                    llm = Llama(model_path=str(self.path), **llama_settings(trained))
                 template = llm.metadata.get("tokenizer.chat_template")
                 if template:
                     model = llm._model
@@ -127,9 +137,28 @@ class LlamaCppBackend:
                         stop_token_ids=[model.token_eos()],
                     )
                     self._fit = probe(lambda messages: self._formatter(messages=messages).prompt)
-                    self.notes += self._fit.notes(self.label)
+                    if not self._noted:  # a reload after unload() says nothing new
+                        self.notes += self._fit.notes(self.label)
+                        self._noted = True
                 self._llm = llm
         return self._llm
+
+    @property
+    def loaded(self) -> bool:
+        return self._llm is not None
+
+    def unload(self) -> None:
+        """Free the model's weights and KV cache; the next use loads it again (about 0.3 s for SmolLM2)."""
+        with self._lock:
+            if self._llm is not None:
+                self._llm.close()
+                self._llm = None
+
+    def set_window(self, n: int) -> None:
+        """Load with an n-token context (reloading if it is loaded with another)."""
+        if n != self._n_ctx:
+            self.unload()
+            self._n_ctx = n
 
     # -- Backend protocol ------------------------------------------------------------------------------
     def window(self) -> int:
@@ -137,10 +166,11 @@ class LlamaCppBackend:
 
     def tokenizer(self) -> Tokenizer:
         if self._tokenizer is None:
-            llm = self._load()
+            self._load()
 
             def count(text: str) -> int:
-                return len(llm.tokenize(text.encode("utf-8", "replace"), add_bos=False, special=True))
+                # _load(), not a captured model: the tokenizer outlives an unload and reloads on demand.
+                return len(self._load().tokenize(text.encode("utf-8", "replace"), add_bos=False, special=True))
 
             per_message, per_request = self._template_overhead(count)
             self._tokenizer = FunctionTokenizer(

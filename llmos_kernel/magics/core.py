@@ -5,6 +5,7 @@ Each magic's docstring starts with its usage line; %help is built from those lin
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import ChainMap
 from typing import Any
@@ -13,7 +14,7 @@ from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, 
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from ..backends.base import answer_cap, take_notes
-from ..backends.registry import ModelSpec, available_models
+from ..backends.registry import available_models
 from ..cells import is_line_magic, running_execution_count
 from ..errors import PromptError
 from ..interpolate import interpolate
@@ -128,10 +129,9 @@ class LLMOSMagics(Magics):
             spec = self.runtime.spec
             print(f"model: {spec.describe()}")
             return
-        if args.api_base or args.api_key_env or args.window:
-            spec = ModelSpec(args.name, args.api_base, args.api_key_env, args.window)
-        else:
-            spec = self.runtime.resolve(args.name)
+        spec = self.runtime.resolve(args.name)  # an alias, or the name itself; options given here win
+        overrides = {"api_base": args.api_base, "api_key_env": args.api_key_env, "window": args.window}
+        spec = dataclasses.replace(spec, **{k: v for k, v in overrides.items() if v is not None})
         moved = self.runtime.switch_model(spec)
         backend = self.runtime.backend
         details = [backend.label, f"window {backend.window():,} tokens", self._cap_text(backend)]
