@@ -211,9 +211,7 @@ def wait_for_output(kernel: KernelSession, msg_id: str, msg_type: str, timeout: 
 
 
 def interrupt_after(kernel: KernelSession, code: str, msg_type: str) -> Run:
-    # stop_on_error off: ipykernel 6 aborts requests that arrive shortly after an error reply (here, the
-    # previous interrupted cell), which would test ipykernel's queue, not the interrupt.
-    msg_id = kernel.send(code, cell_id=uuid.uuid4().hex, stop_on_error=False)
+    msg_id = kernel.send(code, cell_id=uuid.uuid4().hex)
     seen = wait_for_output(kernel, msg_id, msg_type)
     finished = seen[-1]["msg_type"] == "status"
     if not finished:
