@@ -1,6 +1,7 @@
 """Streaming output: one Markdown display that grows in place, throttled, and ends with its metadata.
 
-Only this module talks to IPython's display machinery for answers, so the runtime stays testable.
+Only this module talks to IPython's display machinery for answers, so the runtime stays testable. Every
+answer passes through sanitize.py on its way out: live outputs are trusted by JupyterLab (issue 13).
 """
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ from typing import Any
 
 from IPython.display import display
 
+from .sanitize import NO_MATH, fence, sanitize_html, sanitize_markdown
+
 UPDATE_INTERVAL = 0.1  # about 10 display updates a second: smooth to read, cheap for the frontend
+# Each update sanitizes the whole answer so far, a cost that grows with it: a long answer updates less often,
+# so that building updates never takes more than about a tenth of the streaming time.
+COST_FACTOR = 10
 
 
 @dataclass
@@ -61,15 +67,17 @@ class AnswerDisplay:
         self._first_token = threading.Event()
         self._counted = 0  # characters of the answer counted in `tokens` so far
         self.tokens = 0  # answer tokens so far, for the live rate
+        self._cost = 0.0  # seconds the last progress update took to build
 
     def _bundle(self, body: str, status_line: str | None) -> dict[str, str]:
         plain = body or (status_line or "")
+        status = html.escape(status_line) if status_line else ""
         if self.fmt == "html":
-            footer = f"<div><sub>{html.escape(status_line)}</sub></div>" if status_line else ""
-            return {"text/html": body + footer, "text/plain": plain}
-        md = format_body(body, self.fmt)
-        if status_line:
-            md = f"{md}\n\n<sub>{status_line}</sub>" if md else f"<sub>{status_line}</sub>"
+            footer = f"<div><sub>{status}</sub></div>" if status else ""
+            return {"text/html": sanitize_html(body) + footer, "text/plain": plain}
+        md = sanitize_markdown(format_body(body, self.fmt))
+        if status:
+            md = f"{md}\n\n<sub>{status}</sub>" if md else f"<sub>{status}</sub>"
         return {"text/markdown": md, "text/plain": plain}
 
     def _publish(self, bundle: dict[str, Any], metadata: dict | None = None, if_waiting: bool = False) -> None:
@@ -104,7 +112,7 @@ class AnswerDisplay:
         """
         self._first_token.set()
         now = time.monotonic()
-        if not force and now - self._last < self.interval:
+        if not force and now - self._last < max(self.interval, COST_FACTOR * self._cost):
             return False
         self._last = now
         text = "".join(parts)
@@ -115,7 +123,9 @@ class AnswerDisplay:
         elapsed = now - self.started
         rate = self.tokens / elapsed if elapsed > 0 else 0.0
         status = f"▶ {self.model} · {elapsed:.1f} s · ~{self.tokens} tokens · {rate:.0f} tok/s"
-        self._publish(self._bundle(text, status))
+        bundle = self._bundle(text, status)
+        self._cost = time.monotonic() - now
+        self._publish(bundle)
         return True
 
     def failed(self, elapsed: float) -> None:
@@ -133,17 +143,17 @@ class AnswerDisplay:
 
 
 def format_body(text: str, fmt: str) -> str:
-    """Markdown for the answer in the requested output format."""
+    """Markdown for the answer in the requested output format (not yet sanitized)."""
     if not text:
         return ""
     if fmt == "code":
-        return text if text.lstrip().startswith("```") else f"```\n{text}\n```"
+        return text if text.lstrip().startswith("```") else fence(text, "")
     if fmt == "json":
-        return text if text.lstrip().startswith("```") else f"```json\n{text}\n```"
+        return text if text.lstrip().startswith("```") else fence(text, "json")
     if fmt == "math":
         return text if "$" in text else f"$$\n{text}\n$$"
     if fmt == "text":
-        return "```text\n" + text + "\n```"
+        return fence(text, "text")
     return text
 
 
@@ -172,7 +182,7 @@ class CompareDisplay:
         if not force and now - self._last < self.interval:
             return
         self._last = now
-        bundle = {"text/html": self.html(), "text/markdown": self.markdown(), "text/plain": self.markdown()}
+        bundle = {"text/html": self.html(), "text/markdown": self.markdown(), "text/plain": self.plain()}
         display(bundle, raw=True, display_id=self.display_id, update=self._shown, metadata=metadata or {})
         self._shown = True
 
@@ -186,10 +196,15 @@ class CompareDisplay:
                 f"<b>{html.escape(col.model)}</b>{body}"
                 f'<div style="color:#777;font-size:85%;margin-top:4px">{html.escape(col.footer)}</div></div>'
             )
-        return f'<div class="llmos-compare" style="display:flex;gap:8px">{"".join(cells)}</div>'
+        return f'<div class="llmos-compare {NO_MATH}" style="display:flex;gap:8px">{"".join(cells)}</div>'
 
     def markdown(self) -> str:
+        """The fallback for frontends without HTML: each answer's Markdown, sanitized like any answer."""
         parts = []
         for col in self.columns:
-            parts.append(f"**{col.model}**\n\n{col.error or col.text}\n\n<sub>{col.footer}</sub>")
+            body = sanitize_markdown(col.error or col.text)
+            parts.append(f"**{html.escape(col.model)}**\n\n{body}\n\n<sub>{html.escape(col.footer)}</sub>")
         return "\n\n---\n\n".join(parts)
+
+    def plain(self) -> str:
+        return "\n\n---\n\n".join(f"{col.model}\n\n{col.error or col.text}\n\n{col.footer}" for col in self.columns)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from ..sanitize import NO_MATH
 from .view import (
     KIND_COLOURS,
     PRESSURE_COLOURS,
@@ -30,8 +31,6 @@ FONT = "var(--jp-ui-font-family, system-ui, -apple-system, 'Segoe UI', sans-seri
 TEXT = "var(--jp-ui-font-color1, #1f2937)"
 MUTED = "var(--jp-ui-font-color2, #6b7280)"
 BORDER = "var(--jp-border-color2, #e5e7eb)"
-# MathJax would typeset text between two "$" (costs, prompts quoting shell code): these classes opt out.
-NO_MATH = "tex2jax_ignore mathjax_ignore"
 # Hatching tells held-back space apart from free space without relying on colour alone.
 HATCH = {
     "reserved": "repeating-linear-gradient(135deg, #94a3b8 0 4px, #b6c2d1 4px 8px)",
@@ -187,7 +186,9 @@ def row_html(row: Row) -> str:
     data = _attrs(segment_id=row.segment_id, kind=row.kind, tokens=row.tokens, state=row.state,
                   pinned=str(row.pinned).lower())
     opacity = "opacity:0.7;" if swapped else ""
-    return f'<div {data} style="display:flex;align-items:center;font-size:12px;{opacity}">{inner}</div>'
+    # NO_MATH: the live panel shows a row as it is, not inside wrap(), and ipywidgets typesets HTML values.
+    return (f'<div class="{NO_MATH}" {data} style="display:flex;align-items:center;font-size:12px;{opacity}">'
+            f"{inner}</div>")
 
 
 def table_header_html(actions: bool = False) -> str:

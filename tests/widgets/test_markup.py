@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from llmos_kernel.widgets.markup import MAX_ROWS, render_html
-from llmos_kernel.widgets.view import PRESSURE_COLOURS, spend_of
+from llmos_kernel.sanitize import NO_MATH
+from llmos_kernel.widgets.markup import MAX_ROWS, render_html, row_html
+from llmos_kernel.widgets.view import PRESSURE_COLOURS, rows_of, spend_of
 
 from .fakes import FakeProcess, make_window, words
 from .html_probe import parse
@@ -75,6 +76,27 @@ def test_text_from_cells_is_escaped():
     assert "<script>" not in html and "<b>model</b>" not in html
     root = parse(html)  # parses cleanly: nothing from a cell opened or closed an element
     assert root.find("data-llmos-header").attrs["data-model"] == "<b>model</b>"
+
+
+def test_previews_of_model_text_stay_text_in_the_live_rows():
+    # A preview is model or untrusted text: a quote must not end the title attribute, and ipywidgets
+    # typesets an HTML value, so a live row opts out of MathJax ("$\\href{javascript:...}$" is no link).
+    memory = make_window()
+    payload = "\"><img src=x onerror=alert(1)> $\\href{javascript:alert(1)}{x}$"
+    memory.commit_turn("c1", payload, payload, execution_count=1)
+    (row,) = [r for r in rows_of(memory.snapshot()) if r.kind == "history"]
+    root = parse(row_html(row))
+    (line,) = root.children
+    assert NO_MATH in line.attrs["class"]
+    preview = line.find("data-col", "preview").children[0]
+    assert preview.attrs["title"].startswith(payload[:30]) and preview.all_text().startswith(payload[:30])
+    assert not [e for e in _elements(root) if e.tag == "img" or any(a.startswith("on") for a in e.attrs)]
+
+
+def _elements(element):
+    yield element
+    for child in element.children:
+        yield from _elements(child)
 
 
 def test_long_tables_are_cut_with_a_count():
