@@ -19,7 +19,14 @@ def output_text(output: dict) -> str:
     if kind == "error":
         return "\n".join(output.get("traceback", [])) or f"{output.get('ename')}: {output.get('evalue')}"
     data = output.get("data", {})
-    return str(data.get("text/markdown") or data.get("text/plain") or "")
+    meta = output.get("metadata", {}).get("llmos")
+    if meta is None:
+        return str(data.get("text/markdown") or data.get("text/plain") or "")
+    # An answer: its plain text (the Markdown is sanitized for browsers, with &lt; and the like), then a footer.
+    approx = "" if meta.get("exact", True) else "~"
+    footer = (f"[{meta.get('model')} · {approx}{meta.get('tokens_in')} in · {approx}{meta.get('tokens_out')} out · "
+              f"{meta.get('latency_s')} s · {meta.get('status')}]")
+    return f"{data.get('text/plain', '')}\n{footer}"
 
 
 def main(argv: list[str] | None = None) -> int:
