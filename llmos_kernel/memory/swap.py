@@ -39,38 +39,40 @@ _STOPWORD_TEXT = (
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
-def schema(scope_reference: str = "") -> str:
-    """The swap tables. The session store passes `REFERENCES sessions(id) ON DELETE CASCADE` for `scope`."""
-    return f"""
-CREATE TABLE IF NOT EXISTS swap_segments (
-    rowid INTEGER PRIMARY KEY,
-    scope INTEGER NOT NULL {scope_reference},
-    id TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    cell_id TEXT,
-    execution_count INTEGER,
-    label TEXT NOT NULL DEFAULT '',
-    created REAL NOT NULL,
-    pages INTEGER NOT NULL,
-    data TEXT NOT NULL,
-    UNIQUE (scope, id)
-);
-CREATE INDEX IF NOT EXISTS swap_segments_cell ON swap_segments(scope, cell_id);
-CREATE TABLE IF NOT EXISTS swap_pages (
-    rowid INTEGER PRIMARY KEY,
-    segment INTEGER NOT NULL REFERENCES swap_segments(rowid) ON DELETE CASCADE,
-    page INTEGER NOT NULL,
-    start INTEGER NOT NULL,
-    stop INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS swap_pages_segment ON swap_pages(segment);
-CREATE VIRTUAL TABLE IF NOT EXISTS swap_fts USING fts5(
-    scope UNINDEXED, label, text, tokenize = 'porter unicode61 remove_diacritics 2'
-);
-CREATE TRIGGER IF NOT EXISTS swap_pages_deleted AFTER DELETE ON swap_pages BEGIN
-    DELETE FROM swap_fts WHERE rowid = old.rowid;
-END;
-"""
+def schema(scope_reference: str = "") -> list[str]:
+    """The swap tables, one statement each (a migration runs them inside its own transaction, which
+    executescript would commit). The session store passes `REFERENCES sessions(id) ON DELETE CASCADE`."""
+    return [
+        f"""CREATE TABLE IF NOT EXISTS swap_segments (
+            rowid INTEGER PRIMARY KEY,
+            scope INTEGER NOT NULL {scope_reference},
+            id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            cell_id TEXT,
+            execution_count INTEGER,
+            label TEXT NOT NULL DEFAULT '',
+            created REAL NOT NULL,
+            pages INTEGER NOT NULL,
+            data TEXT NOT NULL,                 -- Segment.to_dict() as JSON: the whole segment, never lost
+            UNIQUE (scope, id)
+        )""",
+        "CREATE INDEX IF NOT EXISTS swap_segments_cell ON swap_segments(scope, cell_id)",
+        """CREATE TABLE IF NOT EXISTS swap_pages (
+            rowid INTEGER PRIMARY KEY,
+            segment INTEGER NOT NULL REFERENCES swap_segments(rowid) ON DELETE CASCADE,
+            page INTEGER NOT NULL,
+            start INTEGER NOT NULL,             -- a span of pages.page_text(segment)
+            stop INTEGER NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS swap_pages_segment ON swap_pages(segment)",
+        """CREATE VIRTUAL TABLE IF NOT EXISTS swap_fts USING fts5(
+            scope UNINDEXED, label, text, tokenize = 'porter unicode61 remove_diacritics 2'
+        )""",
+        # A page's index row goes with it, also when a deleted session's rows cascade.
+        """CREATE TRIGGER IF NOT EXISTS swap_pages_deleted AFTER DELETE ON swap_pages BEGIN
+            DELETE FROM swap_fts WHERE rowid = old.rowid;
+        END""",
+    ]
 
 
 def query_terms(text: str) -> list[str]:
@@ -122,9 +124,12 @@ class Swap:
         lock: Any = None,
         scope: int = 0,
         page_chars: int = PAGE_CHARS,
+        scrub: Callable[[str], str] | None = None,
     ) -> None:
         self.path = path
         self.scope = scope
+        # Applied to what is written (the session store passes its secret scrubber: nothing key-like on disk).
+        self.scrub = scrub
         self.page_chars = page_chars
         self._lock = lock if lock is not None else threading.RLock()
         self._owned = db is None
@@ -135,7 +140,8 @@ class Swap:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
-            db.executescript(schema())
+            for statement in schema():
+                db.execute(statement)
         self._db = db
 
     # -- writing ---------------------------------------------------------------------------------------
@@ -159,6 +165,10 @@ class Swap:
 
     def _put(self, segment: Segment) -> None:
         data = json.dumps(segment.to_dict())  # ensure_ascii: lone surrogates survive as \\udxxx escapes
+        if self.scrub is not None:
+            scrubbed = self.scrub(data)
+            if scrubbed != data:  # pages are cut from what is stored, so they quote it exactly
+                data, segment = scrubbed, Segment.from_dict(json.loads(scrubbed))
         self._delete(segment.id)
         text = page_text(segment)
         pages = split_pages(text, self.page_chars) or [Page(0, 0, 0)]
@@ -205,6 +215,7 @@ class Swap:
     def update_tokens(self, segment: Segment) -> None:
         """Persist a segment's token-count cache (counted lazily for a new tokenizer)."""
         data = json.dumps(segment.to_dict())
+        data = self.scrub(data) if self.scrub is not None else data
         with self._lock:
             self._db.execute(
                 "UPDATE swap_segments SET data = ? WHERE scope = ? AND id = ?", (data, self.scope, segment.id)
@@ -307,6 +318,10 @@ class Swap:
     def __iter__(self) -> Iterator[Segment]:
         return iter(self.all())
 
+    def stored_in(self, db: sqlite3.Connection, scope: int) -> bool:
+        """Whether this swap is the rows of `scope` in the database behind connection `db`."""
+        return self._db is db and self.scope == scope
+
     def close(self) -> None:
         if self._owned:
             with self._lock:
@@ -333,11 +348,11 @@ class Swap:
 
 
 class _Transaction:
-    """BEGIN/COMMIT around a block (the connection is in autocommit mode), re-entrant by depth."""
+    """BEGIN/COMMIT around a block (the connection is in autocommit mode); inside an open transaction (the
+    session store's) it joins it."""
 
-    def __init__(self, db: sqlite3.Connection, on_rollback: Callable[[], None] | None = None) -> None:
+    def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
-        self._on_rollback = on_rollback
         self._began = False
 
     def __enter__(self) -> None:
@@ -352,5 +367,3 @@ class _Transaction:
             self._db.execute("COMMIT")
         else:
             self._db.execute("ROLLBACK")
-            if self._on_rollback is not None:
-                self._on_rollback()
