@@ -56,7 +56,8 @@ class Pager:
         self.last = None
         if not len(state.swap):
             return []
-        hits = Ranker(state.swap, state.recall_options).rank(prompt, self._context())
+        resident = [s.body() if s.kind is not Kind.HISTORY else f"{s.text}\n\n{s.answer}" for s in state._log]
+        hits = Ranker(state.swap, state.recall_options).rank(prompt, self._context(), resident)
         if not hits:
             self.last = _decision(hits, [], [], 0, 0)
             return []

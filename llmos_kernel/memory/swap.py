@@ -81,7 +81,9 @@ def query_terms(text: str) -> list[str]:
     Only \\w runs survive, so quotes, operators, NUL and lone surrogates can never reach the FTS parser.
     """
     seen = list(dict.fromkeys(match.group(0).lower() for match in _TERM.finditer(_searchable(text))))
-    return ([term for term in seen if term not in STOPWORDS] or seen)[:_MAX_QUERY_TERMS]
+    # A lone letter is a possessive's "s" or an initial: it matches everything and means nothing.
+    content = [term for term in seen if term not in STOPWORDS and (len(term) > 1 or term.isdigit())]
+    return (content or seen)[:_MAX_QUERY_TERMS]
 
 
 def fts_query(text: str) -> str:
@@ -255,6 +257,13 @@ class Swap:
                 (f'"{term}"', self.scope),
             ).fetchall()
         return {int(rowid): float(score) for rowid, score in rows}
+
+    def frequency(self, term: str) -> int:
+        """How many pages of this scope contain `term` (cheap: no ranking)."""
+        with self._lock:
+            return int(self._db.execute(
+                "SELECT count(*) FROM swap_fts WHERE swap_fts MATCH ? AND scope = ?", (f'"{term}"', self.scope)
+            ).fetchone()[0])
 
     def page_total(self) -> int:
         with self._lock:

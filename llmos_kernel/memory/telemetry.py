@@ -79,6 +79,26 @@ class PagingStats:
         if self.cells and execution_count is not None:
             self.cells[-1].execution_count = execution_count
 
+    def to_state(self) -> dict[str, Any]:
+        """Everything, for persistence: a restored session keeps its counters (and its thrashing horizon)."""
+        return {
+            "clock": self.clock,
+            "totals": asdict(self.totals),
+            "cells": [asdict(row) for row in self.cells],
+            "evicted_at": [[key[0], key[1], cell] for key, cell in self._evicted_at.items()],
+        }
+
+    @classmethod
+    def from_state(cls, data: dict[str, Any] | None) -> PagingStats:
+        stats = cls()
+        if not data:
+            return stats
+        stats.clock = int(data.get("clock", 0))
+        stats.totals = CellPaging(**data.get("totals", {"cell": 0}))
+        stats.cells.extend(CellPaging(**row) for row in data.get("cells", []))
+        stats._evicted_at = {(str(s), int(p)): int(c) for s, p, c in data.get("evicted_at", [])}
+        return stats
+
     def to_json(self) -> dict[str, Any]:
         totals = asdict(self.totals)
         del totals["cell"], totals["execution_count"]

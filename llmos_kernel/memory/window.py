@@ -21,6 +21,7 @@ from .planner import Planner, Summarizer
 from .render import snapshot
 from .segments import Kind, Segment, new_segment_id
 from .swap import Swap
+from .telemetry import PagingStats
 from .tokenizers import Tokenizer, cache_key
 
 _EXECUTION_REF = re.compile(r"(?:in\s*)?\[?\s*(\d+)\s*\]?", re.IGNORECASE)
@@ -328,6 +329,8 @@ class ContextWindow(Planner):
                 "evict_to": self.evict_to,
                 "auto_recall": self.auto_recall,
                 "auto_recall_budget": self.auto_recall_budget,
+                "paging": self.paging.to_state(),
+                "last_recall": self.pager.last,
                 "system": self.system or None,
                 "segments": [segment.to_dict() for segment in self._log],
             }
@@ -347,6 +350,8 @@ class ContextWindow(Planner):
         window.evict_to = float(data.get("evict_to", window.evict_to))
         window.auto_recall = bool(data.get("auto_recall", window.auto_recall))
         window.auto_recall_budget = int(data.get("auto_recall_budget", window.auto_recall_budget))
+        window.paging = PagingStats.from_state(data.get("paging"))
+        window.pager.last = data.get("last_recall")
         window.set_system(data.get("system"))
         window._replace_log([Segment.from_dict(item) for item in data.get("segments", [])])
         return window
