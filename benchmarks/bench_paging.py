@@ -50,14 +50,18 @@ WINDOWS = (0.05, 0.10, 0.25)
 RESERVED = 256  # %reserve: tokens held back for the answer (the echo answers are short)
 SYSTEM = "You are a helpful assistant inside a Jupyter notebook. Answer concisely in Markdown."
 
-FIRST = ("Ada Bram Cleo Dario Edda Felix Greta Hugo Iris Jonas Kira Lars Mira Nils Olga Pavel Rosa Sven Tilda Ugo"
-         " Vera Wim Xenia Yuri").split()
-LAST = "Quill Marsh Okafor Lindqvist Brandt Castell Duarte Ferro Galloway Hollis".split()
+def _words(text: str, sep: str | None = None) -> list[str]:
+    return [word.strip() for word in text.split(sep)]
+
+
+FIRST = _words("Ada Bram Cleo Dario Edda Felix Greta Hugo Iris Jonas Kira Lars Mira Nils Olga Pavel Rosa Sven Tilda"
+               " Ugo Vera Wim Xenia Yuri")
+LAST = _words("Quill Marsh Okafor Lindqvist Brandt Castell Duarte Ferro Galloway Hollis")
 # Abstention: 24 people never mentioned (no first or last name shared with anyone in the session or each other).
-ABSENT_FIRST = ("Priya Tomasz Hiroshi Amara Bodil Chidi Esme Faisal Ingrid Kofi Leilani Mateo Noor Oluwa Paulo"
-                " Quinn Ravi Saoirse Tariq Uma Valentin Wanjiru Yusuf Zofia").split()
-ABSENT_LAST = ("Raman Wojcik Sato Nwosu Petersen Achebe Laurent Haddad Kowalczyk Mensah Tanaka Ibarra Novak"
-               " Osei Pereira Quispe Rahman Silva Takahashi Udeh Varga Walsh Yilmaz Zapata").split()
+ABSENT_FIRST = _words("Priya Tomasz Hiroshi Amara Bodil Chidi Esme Faisal Ingrid Kofi Leilani Mateo Noor Oluwa"
+                      " Paulo Quinn Ravi Saoirse Tariq Uma Valentin Wanjiru Yusuf Zofia")
+ABSENT_LAST = _words("Raman Wojcik Sato Nwosu Petersen Achebe Laurent Haddad Kowalczyk Mensah Tanaka Ibarra Novak"
+                     " Osei Pereira Quispe Rahman Silva Takahashi Udeh Varga Walsh Yilmaz Zapata")
 DIRECT = [("favourite tea", "{p}'s favourite tea is {v}.", "What is {p}'s favourite tea?",
            "smoky lapsang|jasmine pearls|rooibos|sencha|earl grey|chamomile|masala chai|oolong"),
           ("locker number", "{p}'s locker number is {v}.", "What is {p}'s locker number?",
@@ -74,16 +78,22 @@ UPDATES = [("{p} lives in {v}.", "{p} has moved house and now lives in {v}.", "W
             "Lisbon|Porto|Oslo|Bergen|Riga|Tallinn|Ljubljana|Zagreb|Vilnius|Krakow|Gdansk|Turku"),
            ("{p}'s team lead is {v}.", "{p} changed teams; {p}'s team lead is now {v}.", "Who is {p}'s team lead?",
             "Marta Stone|Ivan Hale|Nora Vance|Oskar Reed|Petra Lowe|Quentin Rhys|Selma Ortiz|Tobias Wren")]
-OBJECTS = ("brass telescope|green tandem bicycle|red canoe|oak rocking chair|silver harmonica|blue glider|"
-           "walnut chess set|copper kettle|striped hammock|vintage typewriter|clay pizza oven|grey sailboat|"
-           "cedar sauna|yellow scooter|paper kite|iron anvil|velvet armchair|tin drum|lacquered piano|"
-           "bamboo fishing rod|pewter tankard|marble statue|woolen tent|jade teapot").split("|")
+OBJECTS = _words("brass telescope|green tandem bicycle|red canoe|oak rocking chair|silver harmonica|blue glider|"
+                 "walnut chess set|copper kettle|striped hammock|vintage typewriter|clay pizza oven|grey sailboat|"
+                 "cedar sauna|yellow scooter|paper kite|iron anvil|velvet armchair|tin drum|lacquered piano|"
+                 "bamboo fishing rod|pewter tankard|marble statue|woolen tent|jade teapot", "|")
+# Filler: ordinary logistics chatter, varied enough that no two paragraphs read alike.
 FILLER_WORDS = {
-    "adj": "quiet busy narrow wide damp dusty bright early late steady loud calm muddy cold warm".split(),
-    "noun": "crate pallet barge lorry forklift ledger shipment gate ramp conveyor trolley depot".split(),
-    "verb": "waited rolled stalled arrived departed rattled hummed drifted slowed cleared".split(),
-    "place": "north dock loading bay rail yard canal lock customs shed outer quay cold store".split("  "),
-    "time": "before dawn after lunch at dusk on the night shift during the rain near noon".split("  "),
+    "adj": _words("quiet busy narrow wide damp dusty bright early late steady loud calm muddy cold warm heavy light"
+                  " empty crowded patched rusty freshly-painted overloaded delayed"),
+    "noun": _words("crate pallet barge lorry forklift ledger shipment gate ramp conveyor trolley depot container"
+                   " manifest invoice tarpaulin crane winch hatch bollard rope coil drum sack"),
+    "verb": _words("waited rolled stalled arrived departed rattled hummed drifted slowed cleared leaked tipped"
+                   " jammed reversed idled swayed creaked queued"),
+    "place": _words("north dock|loading bay|rail yard|canal lock|customs shed|outer quay|cold store|east gate|"
+                    "fuel jetty|weighbridge|container stack|harbour office|dry dock|grain silo", "|"),
+    "time": _words("before dawn|after lunch|at dusk|on the night shift|during the rain|near noon|at first light|"
+                   "after the tide turned|during the inspection|before the whistle", "|"),
 }
 
 
@@ -112,6 +122,7 @@ class Run:
     request_tokens: list[int] = field(default_factory=list)
     recalled_tokens: list[int] = field(default_factory=list)
     findable: str = "-"
+    thrashing: int | None = None
     seconds: float = 0.0
 
     def rate(self, kind: str) -> float:
@@ -222,6 +233,7 @@ def run_kernel(session: Session, server: OpenAIServer, share: float, system: str
                 run.hits["abstention"][-1] = not paging.get("recalled")
                 run.recalled_tokens.append(paging.get("tokens", 0))
         run.findable = findable(kernel, session)
+        run.thrashing = json.loads(kernel.execute("%memory --json").check().text())["paging"]["thrashing"]
     server.requests.clear()
     run.seconds = time.perf_counter() - started
     return run
@@ -291,13 +303,14 @@ ABLATIONS = (
 
 
 def table(runs: list[Run]) -> str:
-    head = ["window", "system", *KINDS, "avg request", "usable", "recall/abst.", "findable", "time"]
+    head = ["window", "system", *KINDS, "avg request", "usable", "recall/abst.", "thrashing", "findable", "time"]
     rows = []
     for run in runs:
         abstained = (f"{statistics.mean(run.recalled_tokens):.0f} tok" if run.recalled_tokens else "-")
         rows.append([f"{run.window_share:.0%} ({run.window:,})", run.system,
                      *(f"{run.rate(kind):.0f}%" for kind in KINDS),
-                     f"{statistics.mean(run.request_tokens):,.0f}", f"{run.usable:,}", abstained, run.findable,
+                     f"{statistics.mean(run.request_tokens):,.0f}", f"{run.usable:,}", abstained,
+                     "-" if run.thrashing is None else str(run.thrashing), run.findable,
                      f"{run.seconds:.0f} s"])
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(" --- " for _ in head) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]

@@ -42,14 +42,17 @@ def page_text(segment: Segment) -> str:
 def split_pages(text: str, max_chars: int = PAGE_CHARS) -> list[Page]:
     """Pages covering `text` in order, each at most `max_chars` (a longer word alone is cut mid-word).
 
-    Paragraphs are kept whole when they fit, else cut at sentence ends, else at spaces; small neighbours are
-    packed together up to the bound. Whitespace between two pages belongs to neither.
+    Paragraphs are kept whole when they fit, else cut at sentence ends, else at spaces, and the sentences of
+    one paragraph are packed together up to the bound. A page never spans two paragraphs: a short paragraph
+    (a fact told in one line) is a page of its own, so recalling it costs what it says, not its neighbours.
+    Whitespace between two pages belongs to neither.
     """
     units = [span for span in _units(text, max_chars) if text[span[0] : span[1]].strip()]
     pages: list[Page] = []
     start = end = -1
     for unit_start, unit_end in units:
-        if start >= 0 and unit_end - start <= max_chars:
+        same_paragraph = start >= 0 and not _PARAGRAPH.search(text, end, unit_start)
+        if same_paragraph and unit_end - start <= max_chars:
             end = unit_end
             continue
         if start >= 0:

@@ -46,7 +46,7 @@ class RecallOptions:
     recency: float = 0.15  # bonus of the newest candidate over the oldest, in units of the best score
     context_weight: float = 0.0  # words of the recent conversation, relative to the prompt's own
     hop_pages: int = 2  # how many best pages lend their names to the second hop
-    max_pages: int = 12  # candidates handed to the budget at most
+    max_pages: int = 32  # candidates handed to the budget at most (the budget decides)
 
 
 @dataclass
