@@ -88,13 +88,12 @@ class Pager:
     # -- explicit recalls ------------------------------------------------------------------------------
 
     def recall(self, query: str, budget: int, limit: int) -> list[Segment]:
-        """%recall QUERY: the best pages for `query` (no relevance gate), within `budget` tokens, no eviction."""
+        """%recall QUERY: the best pages for `query`, within `budget` tokens, no eviction."""
         state = self.state
         if budget <= 0 or limit <= 0 or not len(state.swap):
             return []
-        options = state.recall_options
-        ranker = Ranker(state.swap, type(options)(**{**vars(options), "coverage": 0.0}))
-        sources, _ = self._select(ranker.rank(query), state._raw_limit(budget), limit)
+        sources, _ = self._select(Ranker(state.swap, state.recall_options).rank(query), state._raw_limit(budget),
+                                  limit)
         return self._apply(sources, [], f"recall of {query!r}")
 
     def whole(self, source: Segment, budget: int) -> Segment | None:

@@ -41,7 +41,8 @@ _IDENTIFIER = re.compile(r"^(?=\w*[a-z])(?=\w*\d)\w+$", re.IGNORECASE)
 
 @dataclass
 class RecallOptions:
-    coverage: float = 0.5  # share of the query's weight a page must match; 0 turns the gate off
+    coverage: float = 0.5  # share of the gate words' weight a page must match; 0 turns the gate off
+    floor: float = 0.3  # and, for a question without names, of the whole query's weight
     two_hop: bool = True
     recency: float = 0.15  # bonus of the newest candidate over the oldest, in units of the best score
     context_weight: float = 0.0  # words of the recent conversation, relative to the prompt's own
@@ -104,7 +105,8 @@ class Ranker:
         if names and not known:
             return []  # about someone (or something) memory has never heard of: nothing to recall
         weights = {term: self._weight(term, term in names) for term in terms}
-        passing = list(self._score(weights, names, *self._gate(weights, known)).values())
+        passing = [hit for hit in self._score(weights, names, *self._gate(weights, known)).values()
+                   if self._passes(sum(weights[t] for t in hit.terms), sum(weights.values()), bool(known))]
         if options.two_hop and not known:
             passing += self._second_hop(passing, weights, self._resident_names(resident, terms))
         if options.context_weight > 0:
@@ -125,6 +127,9 @@ class Ranker:
         if not seen or self.options.coverage <= 0:
             return weights, self.options.coverage
         return {term: weights[term] for term in seen[:ANCHORS]}, self.options.coverage
+
+    def _passes(self, covered: float, whole: float, named: bool) -> bool:
+        return named or self.options.coverage <= 0 or covered >= self.options.floor * whole
 
     # -- scoring ---------------------------------------------------------------------------------------
 
