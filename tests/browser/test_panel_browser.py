@@ -62,6 +62,17 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 120) -> 
         time.sleep(0.2)
 
 
+def picture(target: Page | Locator, name: str) -> None:
+    """A screenshot in test-artifacts/: of the panel once it settled, or of the whole page on a failure."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    if isinstance(target, Page):
+        target.screenshot(path=str(ARTIFACTS / name), full_page=True)
+        return
+    target.scroll_into_view_if_needed()
+    target.page.wait_for_timeout(300)  # let the last re-render settle before the picture
+    target.screenshot(path=str(ARTIFACTS / name))
+
+
 def used(header: Locator) -> int:
     return int(header.get_attribute("data-used") or "-1")
 
@@ -115,13 +126,9 @@ def test_panel_follows_the_notebook_in_jupyterlab(lab: JupyterLab, server: OpenA
         expect(panel.locator(".llmos-models select")).to_have_value(option)
         stderr = page.locator(".jp-OutputArea-output .jp-RenderedText[data-mime-type*=stderr]")
         expect(stderr).to_have_count(0)  # no traceback or warning from a click, in any cell
-        panel.scroll_into_view_if_needed()
-        page.wait_for_timeout(300)  # let the last re-render settle before the picture
-        ARTIFACTS.mkdir(exist_ok=True)
-        panel.screenshot(path=str(ARTIFACTS / "panel.png"))
+        picture(panel, "panel.png")
     except BaseException:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "panel-failure.png"), full_page=True)
+        picture(page, "panel-failure.png")
         raise
     assert (ARTIFACTS / "panel.png").stat().st_size > 10_000
 
@@ -190,12 +197,8 @@ def test_panel_shows_recalled_pages_with_their_origin(lab: JupyterLab, server: O
         expect(paging).to_contain_text("last recall")
         legend = panel.locator('[data-legend="recalled"]')
         expect(legend).to_have_count(1)  # its own kind, with its own colour, in the legend
-        panel.scroll_into_view_if_needed()
-        page.wait_for_timeout(300)
-        ARTIFACTS.mkdir(exist_ok=True)
-        panel.screenshot(path=str(ARTIFACTS / "panel-recall.png"))
+        picture(panel, "panel-recall.png")
     except BaseException:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "panel-recall-failure.png"), full_page=True)
+        picture(page, "panel-recall-failure.png")
         raise
     assert (ARTIFACTS / "panel-recall.png").stat().st_size > 10_000
