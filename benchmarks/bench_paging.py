@@ -42,7 +42,7 @@ from typing import Any
 from _harness import Kernel, jupyter_env, log
 
 from llmos_kernel.memory.tokenizers import EstimateTokenizer, count_messages
-from tests.support.openai_server import OpenAIServer
+from tests.support.openai_server import OpenAIServer, estimate_prompt_tokens
 
 KINDS = ("direct", "paraphrase", "update", "two-hop", "abstention")
 QUESTIONS_PER_KIND = 24
@@ -242,7 +242,8 @@ def run_kernel(session: Session, server: OpenAIServer, share: float, system: str
 def score(run: Run, question: Question, body: dict[str, Any]) -> None:
     text = request_text(body)
     run.hits[question.kind].append(all(fact in text for fact in question.needed))
-    run.request_tokens.append(count_messages(EstimateTokenizer("bench"), body.get("messages", [])))
+    # The provider's own count (what the echo server reports as prompt_tokens, and the kernel calibrates to).
+    run.request_tokens.append(estimate_prompt_tokens(body.get("messages", [])))
 
 
 FINDABLE = """
@@ -279,7 +280,15 @@ def run_trim(session: Session, server: OpenAIServer, share: float, usable: int) 
         history += [{"role": "user", "content": cell}, {"role": "assistant", "content": echo(cell)}]
     with httpx.Client(timeout=30) as client:
         for question in session.questions:
-            messages = trim_messages([*history, {"role": "user", "content": question.text}],
+            # trim_messages keeps the newest messages that fit and drops the rest, so handing it only the
+            # newest ones worth 1.5 windows of text gives the same result, without re-counting 300 messages.
+            recent, chars = [], 0
+            for message in reversed(history[1:]):
+                if chars > 6 * usable:  # about four characters a token: six a token leaves a margin
+                    break
+                recent.insert(0, message)
+                chars += len(message["content"])
+            messages = trim_messages([history[0], *recent, {"role": "user", "content": question.text}],
                                      model="gpt-4o-mini", max_tokens=usable)
             before = len(server.requests)
             client.post(f"{server.url}/chat/completions", json={"model": "test", "messages": messages})
