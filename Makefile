@@ -24,11 +24,13 @@ $(PY):
 
 venv: $(PY)
 
+# An editable install skips the wheel's data files, so the kernelspec a `pip install` would bring is registered
+# in the venv by hand (the same files, from llmos_kernel/resources/kernelspec).
 $(VENV)/.installed: pyproject.toml $(PY) $(CONSTRAINTS)
 	$(PIP) install -q -e ".[test]" $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
+	$(PY) -m llmos_kernel install --sys-prefix
 	@touch $@
 
-# The wheel installs the kernelspec into the venv (share/jupyter/kernels/llmos): no separate step.
 setup: $(VENV)/.installed
 
 # Debian's chromium for the browser tests (Playwright must never download a browser here). LLMOS_CHROMIUM may

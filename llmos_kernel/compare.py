@@ -37,7 +37,7 @@ def run_compare(runtime: Runtime, prompt: str, models: list[str], options: Promp
             column.error, proc.status = exc.render(), "error"
         proc.latency = time.monotonic() - started
         if proc.status == "ok":
-            runtime._account(proc, backend, usage, BarePlan(messages), "ok")
+            runtime._account(proc, backend, usage, BarePlan(messages), "ok", column.text)
         column.footer = Footer(backend.name, proc.tokens_in, proc.tokens_out, proc.latency, proc.cost,
                                proc.exact, proc.status).text()
         view.update(force=True)

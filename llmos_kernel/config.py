@@ -1,7 +1,16 @@
-"""Settings from TOML files, validated by traitlets.
+"""Settings from TOML files: who may set what (trust), and one validator for every value (validate.py).
 
-Looked up, later overriding earlier: the user's file (`$LLMOS_CONFIG`, else `~/.config/llmos/config.toml`,
-else `<jupyter config dir>/llmos.toml`), then `llmos.toml` in the notebook's folder (the kernel's cwd).
+Looked up, later overriding earlier:
+- yours, always trusted: `$LLMOS_CONFIG`, else `~/.config/llmos/config.toml` (XDG), else
+  `<jupyter config dir>/llmos.toml`;
+- the project's: `llmos.toml` in the notebook's folder (the kernel's cwd). It may have come with a cloned
+  repository, so until you trust its exact content (`%config trust`, see trust.py) it may set only harmless
+  keys (`timeout`, `[defaults]`, `[memory]`). `default_model` and `[aliases]` decide where your prompts and API
+  keys go: from an untrusted file they are ignored, with one notice that says how to trust it. (An embedded
+  default_model stays allowed: it keeps every prompt on this machine.)
+
+A file that does not parse, or holds bad values, gives one notice; its bad settings keep their defaults and
+the kernel works on.
 
     default_model = "smollm2"
     timeout = 120
@@ -12,9 +21,10 @@ else `<jupyter config dir>/llmos.toml`), then `llmos.toml` in the notebook's fol
 
     [memory]
     policy = "lru"        # lru | compact | strict
-    warn_at = 0.75
+    warn_at = 0.75        # below act_at
     act_at = 0.9
-    reserved_output = 512
+    reserved_output = 512 # with the 256-token compaction buffer, below the window
+    window = 0            # 0: the model's own
 
     [aliases]
     fast = "gpt-4o-mini"
@@ -29,33 +39,46 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from traitlets import Dict, Enum, Float, HasTraits, Int, TraitError, Unicode, default
-
-from .backends.registry import ModelSpec
+from .backends.registry import ModelSpec, is_embedded
+from .trust import TrustStore, digest
+from .validate import AliasSettings, CallSettings, MemorySettings, Settings, check
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # Python 3.10: the same parser, from PyPI (a declared dependency there)
     import tomli as tomllib
 
+PROJECT_FILE = "llmos.toml"
+MAX_BYTES = 1_000_000  # a config file is a few hundred bytes; a huge one is a mistake or an attack
+SECTIONS = {"defaults": (CallSettings, ("temperature", "max_tokens")),
+            "memory": (MemorySettings, ("policy", "warn_at", "act_at", "reserved_output", "window"))}
+TOP_KEYS = ("default_model", "timeout")
+TRUST_HINT = ("Read the file; to use them, run %config trust (only this exact content is trusted: a changed file "
+              "needs trusting again).")
 
-class MemorySettings(HasTraits):
-    policy = Enum(["lru", "compact", "strict"], default_value="lru")
-    warn_at = Float(0.75, min=0.05, max=1.0)
-    act_at = Float(0.90, min=0.05, max=1.0)
-    reserved_output = Int(512, min=16)
-    window = Int(0, min=0, help="0: the model's own window")
 
+@dataclass
+class ConfigFile:
+    """One file that was looked at: whose it is, whether it is trusted, what of it applies."""
 
-class Settings(HasTraits):
-    default_model = Unicode("smollm2")
-    timeout = Float(120.0, min=1.0)
-    defaults = Dict(per_key_traits={"temperature": Float(min=0.0, max=2.0), "max_tokens": Int(min=1)})
-    aliases = Dict()
+    path: Path
+    kind: str  # "yours" | "project"
+    trusted: bool
+    sha256: str | None = None
+    loaded: bool = False  # parsed (its valid, permitted settings apply)
+    ignored: list[str] = field(default_factory=list)  # settings an untrusted file may not make
+    problems: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)  # as parsed, before anything was ignored
 
-    @default("defaults")
-    def _defaults(self) -> dict:
-        return {}
+    def notice(self) -> str | None:
+        """The one notice this file needs, or None."""
+        parts = list(self.problems)
+        if self.ignored:
+            names = ", ".join(self.ignored[:-1]) + " and " + self.ignored[-1] if len(self.ignored) > 1 else (
+                self.ignored[0])
+            parts.insert(0, f"Not trusted, so {names} {'were' if len(self.ignored) > 1 else 'was'} ignored: they"
+                            f" decide where your prompts and API keys go. {TRUST_HINT}")
+        return f"{self.path}: " + " ".join(parts) if parts else None
 
 
 @dataclass
@@ -63,8 +86,17 @@ class Config:
     settings: Settings = field(default_factory=Settings)
     memory: MemorySettings = field(default_factory=MemorySettings)
     aliases: dict[str, ModelSpec] = field(default_factory=dict)
-    sources: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    files: list[ConfigFile] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # one notice per file (the runtime shows them once)
+    project_path: Path | None = None  # the notebook folder's file, found or not
+
+    @property
+    def sources(self) -> list[str]:
+        return [str(f.path) for f in self.files if f.loaded]
+
+    @property
+    def project(self) -> ConfigFile | None:
+        return next((f for f in self.files if f.kind == "project"), None)
 
 
 def user_config_path() -> Path:
@@ -78,53 +110,139 @@ def user_config_path() -> Path:
     return Path(jupyter_config_dir()) / "llmos.toml"
 
 
-def config_paths(notebook_dir: Path | None = None) -> list[Path]:
-    return [user_config_path(), (notebook_dir or Path.cwd()) / "llmos.toml"]
-
-
-def load_config(paths: list[Path] | None = None) -> Config:
-    """Merge the files that exist; a broken file is reported in `problems`, never fatal."""
+def load_config(notebook_dir: Path | None = None, trust: TrustStore | None = None) -> Config:
+    """Read your file and the project's, apply what is trusted and valid; never raises for a file's content."""
+    trust = trust or TrustStore()
+    user = user_config_path()
+    project = (notebook_dir or Path.cwd()) / PROJECT_FILE
+    config = Config(project_path=project)
+    candidates = [(user, "yours")]
+    if not same_file(project, user):  # $LLMOS_CONFIG may name the project's file: then it is yours
+        candidates.append((project, "project"))
     merged: dict[str, Any] = {}
-    config = Config()
-    for path in paths if paths is not None else config_paths():
-        if not path.is_file():
+    for path, kind in candidates:
+        entry = read_file(path, kind, trust)
+        if entry is None:
             continue
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            config.problems.append(f"{path}: {exc}")
-            continue
-        _merge(merged, data)
-        config.sources.append(str(path))
-    try:
-        apply(config, merged)
-    except (TraitError, TypeError, ValueError) as exc:
-        config.problems.append(f"invalid setting: {exc}")
+        config.files.append(entry)
+        if entry.loaded:
+            _merge(merged, clean_file(entry))
+        if entry.notice():
+            config.problems.append(entry.notice() or "")
+    combined = build(config, merged)
+    if combined:
+        config.problems.append(f"the config files together: {'; '.join(combined)}. Those settings keep their"
+                               " defaults.")
     return config
 
 
-def apply(config: Config, data: dict[str, Any]) -> None:
-    memory = data.pop("memory", {}) or {}
-    aliases = data.pop("aliases", {}) or {}
-    unknown = set(data) - {"default_model", "timeout", "defaults"}
-    if unknown:
-        config.problems.append(f"unknown settings ignored: {', '.join(sorted(unknown))}")
-    config.settings = Settings(**{k: v for k, v in data.items() if k not in unknown})
-    config.memory = MemorySettings(**memory)
-    for name, value in aliases.items():
-        config.aliases[name] = alias_spec(name, value)
+def read_file(path: Path, kind: str, trust: TrustStore) -> ConfigFile | None:
+    """Parse one file (None when there is none); for a project file, decide trust on the very bytes parsed."""
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            return ConfigFile(path, kind, kind == "yours", problems=[f"Larger than {MAX_BYTES:,} bytes, so not read;"
+                                                                      " its settings do not apply."])
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return ConfigFile(path, kind, kind == "yours", problems=[f"Could not be read ({exc}); its settings do not"
+                                                                  " apply."])
+    sha = digest(raw)
+    entry = ConfigFile(path, kind, kind == "yours" or trust.is_trusted(path, sha), sha)
+    try:
+        entry.data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        entry.problems.append(f"Not valid TOML ({exc}), so none of its settings apply; the kernel uses the"
+                              " defaults.")
+        return entry
+    entry.loaded = True
+    return entry
 
 
-def alias_spec(name: str, value: Any) -> ModelSpec:
-    if isinstance(value, str):
-        return ModelSpec(value)
-    if isinstance(value, dict) and isinstance(value.get("model"), str):
-        if "api_key" in value:
-            raise ValueError(f"alias {name}: write api_key_env = \"VAR\", never the key itself")
-        window = value.get("window")
-        return ModelSpec(value["model"], value.get("api_base"), value.get("api_key_env"),
-                         int(window) if window else None)
-    raise ValueError(f"alias {name}: expected a model name or a table with model = \"...\"")
+def redirecting(data: dict[str, Any]) -> list[str]:
+    """The settings of a file that decide where prompts and keys go (what an untrusted file may not set)."""
+    found = []
+    model = data.get("default_model")
+    if "default_model" in data and not (isinstance(model, str) and is_embedded(model)):
+        found.append("default_model")
+    aliases = data.get("aliases")
+    if isinstance(aliases, dict):
+        found += [f"aliases.{name}" for name in aliases]
+    elif "aliases" in data:
+        found.append("aliases")
+    return found
+
+
+def clean_file(entry: ConfigFile) -> dict[str, Any]:
+    """The file's valid settings that it may make; everything else is recorded in `ignored` or `problems`."""
+    data = dict(entry.data)
+    if not entry.trusted:
+        entry.ignored = redirecting(data)
+        if "default_model" in entry.ignored:
+            data.pop("default_model")
+        if any(name.startswith("aliases") for name in entry.ignored):
+            data.pop("aliases")
+    problems: list[str] = []
+    top = {key: value for key, value in data.items() if key not in SECTIONS and key != "aliases"}
+    result = check(Settings, top, accept=TOP_KEYS, base_is="the default")
+    clean: dict[str, Any] = dict(result.applied)
+    problems += result.problems
+    for section, (model, accept) in SECTIONS.items():
+        if section not in data:
+            continue
+        if not isinstance(data[section], dict):
+            problems.append(f"[{section}] is not a table")
+            continue
+        result = check(model, data[section], prefix=f"{section}.", accept=accept, base_is="the default")
+        clean[section] = result.applied
+        problems += result.problems
+    if "aliases" in data:
+        clean["aliases"] = _aliases(data["aliases"], problems)
+    if problems:
+        entry.problems.append("Settings that do not apply (they keep their defaults): " + "; ".join(problems) + ".")
+    return clean
+
+
+def build(config: Config, merged: dict[str, Any]) -> list[str]:
+    """Set `config` from the merged valid settings; returns problems only the combination has (warn vs act)."""
+    memory = check(MemorySettings, merged.get("memory", {}), prefix="memory.", base_is="the default")
+    config.memory = memory.settings
+    config.settings = Settings(**{key: merged[key] for key in TOP_KEYS if key in merged},
+                               defaults=dict(merged.get("defaults", {})))
+    config.aliases = {name: ModelSpec(spec["model"], spec.get("api_base"), spec.get("api_key_env"),
+                                      spec.get("window")) for name, spec in merged.get("aliases", {}).items()}
+    return memory.problems
+
+
+def _aliases(value: Any, problems: list[str]) -> dict[str, dict[str, Any]]:
+    if not isinstance(value, dict):
+        problems.append("[aliases] is not a table")
+        return {}
+    valid: dict[str, dict[str, Any]] = {}
+    for name, spec in value.items():
+        prefix = f"aliases.{name}."
+        if isinstance(spec, str):
+            spec = {"model": spec}
+        if not isinstance(spec, dict):
+            problems.append(f"aliases.{name} is neither a model name nor a table with model = \"...\"")
+            continue
+        if "api_key" in spec:  # the value is never repeated, not even in a message
+            problems.append(f"{prefix}api_key: write api_key_env = \"VAR\" (the variable's name), never the key")
+            continue
+        result = check(AliasSettings, spec, prefix=prefix)
+        if result.problems:
+            problems.append(f"alias {name} is not used: " + "; ".join(result.problems))
+            continue
+        valid[name] = result.applied
+    return valid
+
+
+def same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.expanduser().resolve() == b.expanduser().resolve()
+    except OSError:
+        return a == b
 
 
 def _merge(into: dict[str, Any], data: dict[str, Any]) -> None:

@@ -39,6 +39,19 @@ class ProviderError(UserFacingError):
     title = "Provider error"
 
 
+class BackendFailed(UserFacingError):
+    """A backend raised something that is not one of our errors (a library bug, a template that rejects the
+    request): the cell still ends cleanly, with the exception's type and words, and no traceback."""
+
+    title = "Model failed"
+
+
+class KeyRejected(ProviderError):
+    """A key was sent and the server refused it (401): not a missing key, and the message says whose and where."""
+
+    title = "API key rejected"
+
+
 class PromptError(UserFacingError):
     title = "Prompt error"
 

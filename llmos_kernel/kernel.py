@@ -19,6 +19,7 @@ from .cells import CELL_MAGIC, MAGIC_LINE
 from .completion import complete, prompt_is_complete
 from .config import load_config
 from .magics import LLMOSMagics, MemoryMagics, ProgramMagics, SessionMagics
+from .magics.config import ConfigTrustMagics
 from .magics.secrets import SecretSafeEnvMagics
 from .runtime import Runtime
 from .widgets.magics import PanelMagics
@@ -75,6 +76,7 @@ class LLMOSKernel(IPythonKernel):
         self.session_magics = SessionMagics(self.shell, self.runtime)
         self.shell.register_magics(self.session_magics)
         self.shell.register_magics(SecretSafeEnvMagics(self.shell))  # %env never shows a key's value
+        self.shell.register_magics(ConfigTrustMagics(self.shell, self.runtime))  # %config: files in use, trust
         self.shell.input_transformers_cleanup.insert(0, self._route_lines)
         self.shell.events.register("pre_run_cell", self._before_cell)
 

@@ -10,6 +10,7 @@ import html
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ class Footer:
     cost: float | None
     exact: bool = True
     status: str = "ok"
+    finish_reason: str | None = None
 
     def text(self) -> str:
         rate = self.tokens_out / self.latency if self.latency > 0 else 0.0
@@ -35,6 +37,8 @@ class Footer:
         mark = " · interrupted" if self.status == "interrupted" else ""
         if self.status == "cut":
             mark = " · stream cut"
+        elif self.status == "ok" and self.finish_reason == "length":
+            mark = " · stopped at the token limit (--max-tokens N for more)"
         return (
             f"{self.model} · {approx}{self.tokens_in} in · {approx}{self.tokens_out} out · "
             f"{self.latency:.2f} s · {rate:.0f} tok/s · {cost}{mark}"
@@ -55,6 +59,8 @@ class AnswerDisplay:
         self._shown = False
         self._lock = threading.Lock()
         self._first_token = threading.Event()
+        self._counted = 0  # characters of the answer counted in `tokens` so far
+        self.tokens = 0  # answer tokens so far, for the live rate
 
     def _bundle(self, body: str, status_line: str | None) -> dict[str, str]:
         plain = body or (status_line or "")
@@ -66,8 +72,12 @@ class AnswerDisplay:
             md = f"{md}\n\n<sub>{status_line}</sub>" if md else f"<sub>{status_line}</sub>"
         return {"text/markdown": md, "text/plain": plain}
 
-    def _publish(self, bundle: dict[str, Any], metadata: dict | None = None) -> None:
+    def _publish(self, bundle: dict[str, Any], metadata: dict | None = None, if_waiting: bool = False) -> None:
         with self._lock:
+            # The ticker checks under the lock: a first token or a finished answer published between its wake-up
+            # and this point must never be overwritten by a stale "waiting" line.
+            if if_waiting and self._first_token.is_set():
+                return
             display(bundle, raw=True, display_id=self.display_id, update=self._shown, metadata=metadata or {})
             self._shown = True
             self.updates += 1
@@ -81,24 +91,35 @@ class AnswerDisplay:
     def _tick(self) -> None:
         while not self._first_token.wait(1.0):
             elapsed = time.monotonic() - self.started
-            self._publish(self._bundle("", f"⏳ {self.model} · waiting {elapsed:.0f} s…"))
+            self._publish(self._bundle("", f"⏳ {self.model} · waiting {elapsed:.0f} s…"), if_waiting=True)
 
     def stop_waiting(self) -> None:
         self._first_token.set()
 
-    def progress(self, parts: list[str], tokens: int, force: bool = False) -> bool:
-        """Show the answer so far, at most every `interval` seconds; True when the display was updated."""
+    def progress(self, parts: list[str], count: Callable[[str], int], force: bool = False) -> bool:
+        """Show the answer so far, at most every `interval` seconds; True when the display was updated.
+
+        The live rate counts tokens with `count` (the model's tokenizer), not stream reads: one network read can
+        carry many tokens. Only the new text is counted, cut before its last whitespace, where tokenizers cut too.
+        """
         self._first_token.set()
         now = time.monotonic()
         if not force and now - self._last < self.interval:
             return False
         self._last = now
+        text = "".join(parts)
+        cut = max(text.rfind(" ", self._counted), text.rfind("\n", self._counted))
+        if cut > self._counted:
+            self.tokens += count(text[self._counted:cut])
+            self._counted = cut
         elapsed = now - self.started
-        rate = tokens / elapsed if elapsed > 0 else 0.0
-        self._publish(self._bundle("".join(parts), f"▶ {self.model} · {elapsed:.1f} s · {rate:.0f} tok/s"))
+        rate = self.tokens / elapsed if elapsed > 0 else 0.0
+        status = f"▶ {self.model} · {elapsed:.1f} s · ~{self.tokens} tokens · {rate:.0f} tok/s"
+        self._publish(self._bundle(text, status))
         return True
 
     def failed(self, elapsed: float) -> None:
+        self._first_token.set()
         self._publish(self._bundle("", f"✖ {self.model} · failed after {elapsed:.1f} s (see the error below)"))
 
     def finish(self, text: str, footer: Footer, metadata: dict[str, Any]) -> None:

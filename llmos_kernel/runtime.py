@@ -7,21 +7,28 @@ the Jupyter protocol; the kernel and magics call it.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backends.base import Backend, CallParams, Usage
+from .backends.base import Backend, CallParams, Resizable, Unloadable, Usage, take_notes
 from .backends.provider_errors import ContextTooLong, fitted_window
 from .backends.registry import ModelSpec, create_backend
 from .config import Config
-from .errors import CellInterrupted, PromptError, UserFacingError
+from .errors import BackendFailed, CellInterrupted, PromptError, UserFacingError
 from .memory.segments import Segment
 from .memory.swap import Swap
+from .memory.tokenizers import count_messages
 from .memory.window import ContextWindow, MemoryFull
+from .redact import redact
 from .render import AnswerDisplay, Footer
+from .validate import fit_reserve
 
+log = logging.getLogger("llmos_kernel")
+
+MAX_LOADED_LOCAL = 2  # local (llama.cpp) models kept in RAM at once
 DEFAULT_SYSTEM = "You are a helpful assistant inside a Jupyter notebook. Answer concisely in Markdown."
 
 
@@ -51,6 +58,8 @@ class Process:
     cost: float | None = None
     exact: bool = True
     started: float = field(default_factory=time.time)
+    kind: str = "prompt"  # or "compacting": calls the kernel makes for itself are processes too
+    finish_reason: str | None = None  # the backend's: "stop" (the model's own end), "length" (the cap), ...
 
     @property
     def tokens_per_s(self) -> float:
@@ -87,6 +96,7 @@ class Runtime:
         # Where a new memory's swap lives: the session's rows in the store (session.py); None: a temporary file.
         self.swap_factory: Callable[[], Swap] | None = None
         self.last_answer: Answer | None = None  # the cell a "commit" listener is told about
+        self.current_cell: int | None = None  # the running cell's number, for rows the cell did not start
         self.listeners: list[Callable[[str], None]] = []  # e.g. the memory panel: called on "progress"/"commit"
 
     # -- model ---------------------------------------------------------------------------------------------
@@ -97,10 +107,27 @@ class Runtime:
         key = spec.describe()
         if key not in self._backends:
             self._backends[key] = create_backend(spec)
-        backend = self._backends[key]
-        if spec.window and hasattr(backend, "set_window"):
+        backend = self._backends.pop(key)
+        self._backends[key] = backend  # most recently used last
+        if spec.window and isinstance(backend, Resizable):
             backend.set_window(spec.window)
+        self._unload_idle(key)
         return backend
+
+    def _unload_idle(self, wanted: str) -> None:
+        """Local models hold their weights and KV cache in RAM: keep at most MAX_LOADED_LOCAL loaded (the one
+        just asked for, which loads on use, and the most recently used), and free the others; they reload on
+        return. The backing model is never unloaded for a per-cell --model."""
+        local = [k for k, b in self._backends.items()
+                 if isinstance(b, Unloadable) and (b.loaded or k == wanted)]
+        keep = {wanted, self.spec.describe()}
+        excess = len(local) - MAX_LOADED_LOCAL
+        for key in local:
+            if excess <= 0:
+                break
+            if key not in keep:
+                self._backends[key].unload()
+                excess -= 1
 
     @property
     def backend(self) -> Backend:
@@ -141,9 +168,11 @@ class Runtime:
         if self._memory is None:
             backend = self.backend
             mem = self.config.memory
+            window = self.window_for(self.spec, backend)
+            self.reserved_output = fit_reserve(self.reserved_output, window, self.notices)
             self._memory = ContextWindow(
                 backend.tokenizer(),
-                window=self.window_for(self.spec, backend),
+                window=window,
                 reserved_output=self.reserved_output,
                 warn_at=mem.warn_at,
                 act_at=mem.act_at,
@@ -182,6 +211,7 @@ class Runtime:
         if not prompt.strip():
             raise PromptError("the cell is empty: nothing was sent to the model",
                               hint="Type a prompt, or start the cell with %%python to run Python.")
+        self.current_cell = execution_count
         spec = self.resolve(options.model) if options.model else self.spec
         backend = self.backend_for(spec)
         if hasattr(backend, "check_key"):
@@ -199,21 +229,38 @@ class Runtime:
                 plan = self._fit_to_provider(exc, spec, prompt, options)
                 proc.status = "running"
                 text, usage, status = self._stream(backend, plan.messages, params, view, proc)
+            proc.latency = time.monotonic() - view.started
+            self._account(proc, backend, usage, plan, status, text)
+            footer = Footer(backend.name, proc.tokens_in, proc.tokens_out, proc.latency, proc.cost, proc.exact,
+                            status, proc.finish_reason)
+            view.finish(text, footer, self._metadata(proc, plan, status))
+            if not options.no_history and text:
+                self.memory.commit_turn(cell_id or f"run-{execution_count}", prompt, text,
+                                        interrupted=status != "ok", execution_count=execution_count)
+        except BaseException as exc:
+            self._end_failed(proc, view, exc)
+            raise
         finally:
             view.stop_waiting()  # the ticker must never outlive the cell, whatever happened
-        proc.latency = time.monotonic() - view.started
-        self._account(proc, backend, usage, plan, status)
-        footer = Footer(backend.name, proc.tokens_in, proc.tokens_out, proc.latency, proc.cost, proc.exact, status)
-        view.finish(text, footer, self._metadata(proc, plan, status))
-        if not options.no_history and text:
-            self.memory.commit_turn(cell_id or f"run-{execution_count}", prompt, text,
-                                    interrupted=status != "ok", execution_count=execution_count)
         self.last_answer = Answer(text, proc, plan, prompt, options)
         self._notify("commit")
         if status == "interrupted":
             raise CellInterrupted(f"{backend.name} was stopped; the partial answer ({proc.tokens_out} tokens) "
                                   "is kept and marked as interrupted", model=backend.name)
         return self.last_answer
+
+    def _end_failed(self, proc: Process, view: AnswerDisplay, exc: BaseException) -> None:
+        """One cleanup path, whatever failed: the process row, the display and every view end consistently.
+
+        _stream already did it for errors it reports; anything else that escaped (a bug of ours, a library
+        error outside the stream) is recorded here, so nothing is left "running" or "waiting" forever.
+        """
+        if proc.status != "running":
+            return
+        proc.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
+        proc.latency = time.monotonic() - view.started
+        view.failed(proc.latency)
+        self._notify("error")
 
     def params(self, options: PromptOptions) -> CallParams:
         """A cell's call parameters: its own options, else the configured defaults."""
@@ -256,35 +303,47 @@ class Runtime:
         """Returns (text, usage, status) where status is ok | interrupted; provider errors propagate."""
         parts: list[str] = []
         usage: Usage | None = None
-        pieces = 0
+        count = self.memory.tokenizer.count  # the live tok/s counts tokens, not network reads
         try:
             for delta in backend.stream(messages, params):
                 if delta.text:
                     parts.append(delta.text)
-                    pieces += 1
-                    if view.progress(parts, pieces):  # throttled: True when the display was updated
+                    if view.progress(parts, count):  # throttled: True when the display was updated
                         self._notify("progress")
                 if delta.usage is not None:
                     usage = delta.usage
+                proc.finish_reason = delta.finish_reason or proc.finish_reason
         except KeyboardInterrupt:
             proc.status = "interrupted"
             return "".join(parts), usage, "interrupted"
-        except UserFacingError:
+        except Exception as exc:  # KeyboardInterrupt is handled above; everything else ends here, cleanly
             proc.status = "error"
             elapsed = time.monotonic() - view.started
+            failure = exc if isinstance(exc, UserFacingError) else _unexpected(exc, backend)
             if parts:  # a cut stream: the partial answer stays visible (marked) but is not committed
-                view.finish("".join(parts), Footer(backend.name, 0, pieces, elapsed, None, False, "cut"),
-                            {"model": backend.name, "status": "cut", "tokens_out": pieces})
+                text = "".join(parts)
+                tokens = count(text)
+                view.finish(text, Footer(backend.name, 0, tokens, elapsed, None, False, "cut"),
+                            {"model": backend.name, "status": "cut", "tokens_out": tokens, "exact": False})
             else:
                 view.failed(elapsed)
             self._notify("error")  # views showing "streaming" must learn the cell is over
-            raise
+            if failure is exc:
+                raise
+            raise failure from None
+        finally:
+            self.notices += take_notes(backend)  # e.g. how the request was fitted to a chat template, once
         return "".join(parts), usage, "ok"
 
-    def _account(self, proc: Process, backend: Backend, usage: Usage | None, plan: Any, status: str) -> None:
+    def _account(
+        self, proc: Process, backend: Backend, usage: Usage | None, plan: Any, status: str, text: str = ""
+    ) -> None:
         tokenizer = self.memory.tokenizer
-        if usage is None or (not usage.prompt_tokens and status != "ok"):
-            usage = Usage(plan.used if hasattr(plan, "used") else 0, 0, exact=False)
+        if usage is None or not usage.prompt_tokens:
+            # No usage from the server, or none before an interrupt: estimate it with the memory's tokenizer (the
+            # prompt as memory counted it, the answer as the text shown), labelled "~" (exact=False).
+            prompt = getattr(plan, "used", 0) or count_messages(tokenizer, getattr(plan, "messages", []))
+            usage = Usage(prompt, tokenizer.count(text) if text else 0, exact=False)
         proc.tokens_in = usage.prompt_tokens
         proc.tokens_out = usage.completion_tokens
         proc.exact = usage.exact
@@ -306,6 +365,7 @@ class Runtime:
             "cost_usd": proc.cost,
             "exact": proc.exact,
             "status": status,
+            "finish_reason": proc.finish_reason,
             "planned_tokens": getattr(plan, "used", None),
             "cache_prefix_tokens": getattr(plan, "cache_prefix_tokens", None),
         }
@@ -355,8 +415,41 @@ class Runtime:
             transcript = transcript[: room // 2] + "\n[...]\n" + transcript[-room // 2:]
         messages = [{"role": "system", "content": ask}, {"role": "user", "content": transcript}]
         params = CallParams(temperature=0, max_tokens=300, timeout=self.timeout)
-        text = "".join(d.text for d in backend.stream(messages, params))
+        text = self._run_visible(backend, messages, params, f"compacting {len(segments)} turns")
         return text.strip() or transcript[:2000]
+
+    def _run_visible(self, backend: Backend, messages: list[dict], params: CallParams, task: str) -> str:
+        """A model call the kernel makes for itself (compaction): a status line in the cell while it runs, and a
+        row in %ps and %cost like any prompt, since it is real spend."""
+        proc = Process(self.current_cell, None, backend.name, kind=task.split()[0])
+        self.processes.append(proc)
+        view = AnswerDisplay(f"{getattr(backend, 'label', backend.name)} · {task}", "text")
+        view.waiting()
+        parts: list[str] = []
+        usage: Usage | None = None
+        try:
+            for delta in backend.stream(messages, params):
+                parts.append(delta.text)
+                usage = delta.usage or usage
+            proc.latency = time.monotonic() - view.started
+            self._account(proc, backend, usage, BarePlan(messages), "ok", "".join(parts))
+            view.finish("", Footer(backend.name, proc.tokens_in, proc.tokens_out, proc.latency, proc.cost,
+                                   proc.exact, "ok"), {"model": backend.name, "task": task, "status": "ok"})
+        except BaseException as exc:
+            self._end_failed(proc, view, exc)
+            raise
+        finally:
+            view.stop_waiting()
+        return "".join(parts)
+
+
+def _unexpected(exc: Exception, backend: Backend) -> BackendFailed:
+    """An exception that is not ours, as one clear message; the traceback goes to the kernel's log only."""
+    log.warning("backend %s raised %s", backend.name, type(exc).__name__, exc_info=True)
+    detail = redact(str(exc).strip().splitlines()[0][:300]) if str(exc).strip() else ""
+    return BackendFailed(f"{backend.name} raised {type(exc).__name__}" + (f": {detail}" if detail else ""),
+                         model=backend.name,
+                         hint="Nothing was added to memory. Run the cell again, or switch model (%model).")
 
 
 @dataclass

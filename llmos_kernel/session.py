@@ -35,13 +35,19 @@ from pathlib import Path
 from typing import Any
 
 from .backends.registry import ModelSpec
+from .lease import SessionLease
 from .memory.swap import Swap
 from .memory.window import ContextWindow
 from .runtime import Process, Runtime
 from .store import CellRecord, Store
+from .validate import check_saved_state
 
 KEY_ENV = "JPY_SESSION_NAME"
 STATE_VERSION = 1
+GENERATED_PREFIX = "kernel-"
+# Kernels started without a notebook path (nbclient, papermill, the console) get a generated key each time;
+# only the most recent of those are kept, so headless runs do not pile up sessions.
+KEEP_GENERATED = 20
 
 
 def session_key() -> tuple[str, str]:
@@ -49,7 +55,7 @@ def session_key() -> tuple[str, str]:
     path = os.environ.get(KEY_ENV)
     if path:
         return path, "notebook"
-    return f"kernel-{uuid.uuid4().hex[:12]}", "generated"
+    return f"{GENERATED_PREFIX}{uuid.uuid4().hex[:12]}", "generated"
 
 
 class Session:
@@ -60,6 +66,7 @@ class Session:
         self.store: Store | None = None
         self.error: str | None = None  # why persistence is off, when it is
         self.session_id: int | None = None  # None until the first write creates the row
+        self.lease = SessionLease(path.parent)  # this kernel's claim on its session key
         self._lock = threading.RLock()
         # Processes that have a cell row, by identity (a Process is an unhashable dataclass); the reference keeps
         # the id from being reused.
@@ -82,10 +89,25 @@ class Session:
         try:
             self.store = Store(self.path)
             self.store.secret_names.update(self._key_variables())
+            self.lease = SessionLease(self.path.parent)
+            if not self.lease.take(self.key):
+                self._second_kernel()
             self._attach(self.key)
             self.runtime.swap_factory = self.new_swap
+            if self.source == "generated":
+                self.store.prune(keep=KEEP_GENERATED, prefix=GENERATED_PREFIX, protect={self.session_id or -1})
         except (sqlite3.Error, OSError, ValueError, KeyError, TypeError) as exc:
             self._disable(f"the session store {self.path} could not be opened: {exc}")
+
+    def _second_kernel(self) -> None:
+        """Another live kernel owns this notebook's session: keep a session of our own rather than let the two
+        overwrite each other's rows."""
+        shared = self.key
+        self.key, self.source = f"{shared} (second kernel, pid {os.getpid()})", "second kernel"
+        self.lease.take(self.key)
+        self.runtime.notices.append(
+            f"this notebook's session is open in another kernel, so this kernel keeps its own session "
+            f"({self.key!r}); nothing of the other one is changed. %sessions lists both.")
 
     def _attach(self, key: str, restore_processes: bool = True) -> bool:
         """Make `key` this kernel's session and restore its state; False when the store has no such session."""
@@ -111,6 +133,10 @@ class Session:
 
     def _apply_state(self, state: dict[str, Any]) -> None:
         runtime = self.runtime
+        state, problems = check_saved_state(state, runtime.config.memory)  # the validator of every other door
+        if problems:
+            runtime.notices.append(f"the saved session {self.key}: {'; '.join(problems)}. Valid values are used"
+                                   " instead; the session is restored and saved as usual.")
         if state.get("spec"):
             runtime.spec = ModelSpec(**state["spec"])
         if state.get("system_prompt"):
@@ -152,9 +178,11 @@ class Session:
         if hasattr(tokenizer, "calibrate") and tok.get("name") == getattr(tokenizer, "name", None):
             tokenizer.scale = float(tok.get("scale", tokenizer.scale))  # the estimate learnt from the provider
             tokenizer.samples = int(tok.get("samples", 0))
-        window = ContextWindow.from_dict({**self._saved_memory, "segments": resident}, tokenizer, swap)
+        runtime = self.runtime
+        memory = {**self._saved_memory, "segments": resident}
+        memory["window"] = memory["window"] or runtime.window_for(runtime.spec, runtime.backend)  # 0: invalid saved
+        window = ContextWindow.from_dict(memory, tokenizer, swap)
         if self._saved_spec != asdict(self.runtime.spec):  # the model was switched before the memory was used
-            runtime = self.runtime
             window.refit(window=runtime.window_for(runtime.spec, runtime.backend))
         self._resident = {s.id: (i, json.dumps(s.to_dict())) for i, s in enumerate(window.segments)}
         self._saved_memory = self._saved_tokenizer = None
@@ -204,7 +232,9 @@ class Session:
             "system_prompt": runtime.system_prompt,
             "window_overrides": dict(runtime.window_overrides),
             "reserved_output": runtime.reserved_output,
-            "aliases": {name: asdict(spec) for name, spec in runtime.aliases.items()},
+            # Only aliases made in the session (%alias): the config's follow its file, and its trust (%config).
+            "aliases": {name: asdict(spec) for name, spec in runtime.aliases.items()
+                        if runtime.config.aliases.get(name) != spec},
             "memory": self._saved_memory,
             "tokenizer": self._saved_tokenizer,
         }
@@ -374,6 +404,11 @@ class Session:
             self.flush()
             if self.require_store().find_session(key) is None:
                 return False
+            if not self.lease.take(key):
+                from .errors import UserFacingError
+
+                raise UserFacingError(f"session {key!r} is open in another kernel",
+                                      hint="Close that notebook's kernel first, or %session new.")
             self._attach(key)
             return True
 

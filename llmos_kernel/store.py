@@ -8,8 +8,8 @@ survive even a power cut, not only a killed process.
 Schema changes are numbered migration functions applied in order, each in its own transaction and recorded in
 `_llmos_migrations` (the simonw/llm pattern): a database from any earlier version upgrades on open.
 
-Nothing that looks like a credential is ever written: every text passes `scrub`, which replaces the values of
-environment variables named like keys, tokens or secrets.
+Nothing that looks like a credential is ever written: every text passes `scrub` (redact.py, the one rule for
+secrets everywhere).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import sqlite3
 import threading
 import time
@@ -29,19 +28,23 @@ from typing import Any
 from .memory.segments import Segment
 from .memory.swap import Swap
 from .memory.swap import schema as swap_schema
+from .redact import MARK, redact, secret_values
 
 STORE_ENV = "LLMOS_STORE"
 BUSY_TIMEOUT_MS = 15_000
-REDACTED = "[redacted]"
-# Environment variables whose values are credentials (OPENAI_API_KEY, HF_TOKEN, AWS_SECRET_ACCESS_KEY, ...).
-_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL", re.IGNORECASE)
-_MIN_SECRET_CHARS = 8  # shorter values ("1", "yes") would redact ordinary words
+REDACTED = MARK
 
 
 def default_store_path() -> Path:
     from jupyter_core.paths import jupyter_data_dir  # jupyter_core is already loaded by ipykernel
 
     return Path(jupyter_data_dir()) / "llmos" / "store.db"
+
+
+def private_folder(folder: Path) -> None:
+    """Create ``folder`` (and parents) and make it 0700: no other user may list or read what is in it."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(folder, 0o700)
 
 
 def store_path(configured: str | None = None) -> Path:
@@ -53,21 +56,9 @@ def store_path(configured: str | None = None) -> Path:
 # -- secrets ---------------------------------------------------------------------------------------------------
 
 
-def secret_values(extra_names: tuple[str, ...] = ()) -> list[str]:
-    """Values of credential-like environment variables, longest first (so a key containing another goes first)."""
-    names = [name for name in os.environ if _SECRET_NAME.search(name)] + list(extra_names)
-    values = {os.environ.get(name, "") for name in names}
-    return sorted((v for v in values if len(v) >= _MIN_SECRET_CHARS), key=len, reverse=True)
-
-
 def scrub(text: str, secrets: list[str] | None = None) -> str:
     """`text` with every secret value replaced, also in its JSON-escaped spelling (text may be a JSON document)."""
-    for secret in secret_values() if secrets is None else secrets:
-        text = text.replace(secret, REDACTED)
-        escaped = json.dumps(secret)[1:-1]
-        if escaped != secret:
-            text = text.replace(escaped, REDACTED)
-    return text
+    return redact(text, secrets)
 
 
 # -- migrations ------------------------------------------------------------------------------------------------
@@ -205,7 +196,11 @@ class Store:
         # Variables that hold a key but are not named like one (a model's --api-key-env): scrubbed as well.
         self.secret_names: set[str] = set()
         if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_folder(self.path.parent)
+            # The store holds prompts and answers: readable by its owner only, WAL and journal files included
+            # (SQLite creates those with the main file's permissions).
+            self.path.touch(mode=0o600, exist_ok=True)
+            os.chmod(self.path, 0o600)
         self._lock = threading.RLock()
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly what we wrote.
         self._db = sqlite3.connect(
@@ -313,6 +308,30 @@ class Store:
                 " FROM sessions s ORDER BY s.updated DESC, s.id DESC"
             ).fetchall()
         return [SessionInfo(*row) for row in rows]
+
+    def prune(self, *, older_than: float | None = None, keep: int | None = None, prefix: str = "",
+              protect: set[int] | None = None) -> list[str]:
+        """Delete sessions (their cells, segments and snapshots go with them): those last used more than
+        ``older_than`` seconds ago, and all but the ``keep`` most recent; only keys starting with ``prefix``, never
+        the ``protect``ed ids. Returns the keys deleted."""
+        protect = protect or set()
+        with self.transaction() as db:
+            rows = db.execute("SELECT id, key, updated FROM sessions WHERE substr(key, 1, ?) = ?"
+                              " ORDER BY updated DESC, id DESC", (len(prefix), prefix)).fetchall()
+            now = time.time()
+            doomed = [(sid, key) for rank, (sid, key, updated) in enumerate(rows)
+                      if sid not in protect and ((older_than is not None and now - updated > older_than)
+                                                 or (keep is not None and rank >= keep))]
+            db.executemany("DELETE FROM sessions WHERE id = ?", [(sid,) for sid, _ in doomed])
+        if doomed:
+            with self._lock:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return [key for _, key in doomed]
+
+    def size(self) -> int:
+        """Bytes on disk: the database and its WAL."""
+        wal = Path(f"{self.path}-wal")
+        return self.path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
 
     def counts(self, session_id: int | None) -> dict[str, int]:
         """Cells, resident and swapped segments, snapshots of a session (zeros for one not written yet)."""

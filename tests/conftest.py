@@ -16,6 +16,9 @@ os.environ["JUPYTER_DATA_DIR"] = str(_JUPYTER_HOME / "data")
 os.environ["JUPYTER_CONFIG_DIR"] = str(_JUPYTER_HOME / "config")
 os.environ["JUPYTER_RUNTIME_DIR"] = str(_JUPYTER_HOME / "runtime")
 os.environ["IPYTHONDIR"] = str(_JUPYTER_HOME / "ipython")
+os.environ["XDG_CONFIG_HOME"] = str(_JUPYTER_HOME / "xdg-config")  # a developer's own llmos config stays out
+os.environ["XDG_DATA_HOME"] = str(_JUPYTER_HOME / "xdg-data")
+os.environ.pop("LLMOS_CONFIG", None)
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 for _key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"):
     os.environ.pop(_key, None)  # tests decide which keys exist

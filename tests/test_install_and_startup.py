@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.support.kernel import KernelSession
 from tests.support.openai_server import OpenAIServer
@@ -51,9 +52,30 @@ def test_models_system_and_model_switch():
             server.queue_reply("Arr.")
             assert session.run("Hello").status == "ok"
             assert server.requests[-1]["body"]["messages"][0] == {"role": "system", "content": "You are a pirate."}
-            assert server.requests[-1]["has_authorization"]
+            assert not server.requests[-1]["has_authorization"]  # issue 13: OPENAI_API_KEY stays with OpenAI
             assert session.run("%model").stdout.strip().startswith("model: openai/pirate")
             assert session.run("%model smollm2").status == "ok"
             assert session.run("%model").stdout.strip() == "model: smollm2"
         finally:
             session.close()
+
+
+def test_pip_install_alone_registers_the_kernelspec(tmp_path):
+    """The wheel ships the kernelspec as data files (share/jupyter/kernels/llmos), as ipykernel's does, so a
+    plain `pip install` puts "LLM OS" in the launcher. Built and installed here exactly as pip does for a user."""
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "dist"), str(root)],
+                   check=True, capture_output=True)
+    wheel = next((tmp_path / "dist").glob("llmos_kernel-*.whl"))
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--ignore-installed",
+                    "--prefix", str(tmp_path / "prefix"), str(wheel)], check=True, capture_output=True)
+    folder = tmp_path / "prefix" / "share" / "jupyter" / "kernels" / "llmos"
+    assert sorted(p.name for p in folder.iterdir()) == ["kernel.json", "logo-32x32.png", "logo-64x64.png",
+                                                         "logo-svg.svg"]
+    spec = json.loads((folder / "kernel.json").read_text())
+    # "python" is replaced by jupyter_client with the interpreter of the server that launches it.
+    assert spec["argv"][:3] == ["python", "-m", "llmos_kernel"] and spec["display_name"] == "LLM OS"
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    manager = KernelSpecManager(kernel_dirs=[str(folder.parent)])
+    assert manager.get_kernel_spec("llmos").display_name == "LLM OS"

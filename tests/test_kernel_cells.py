@@ -90,13 +90,13 @@ def test_leading_magics_still_run_before_the_prompt(k, server):
 @pytest.mark.parametrize(
     ("cell", "expect", "name"),
     [
-        ("%time y = 6 * 7", "Wall time", "y"),
-        ("%timeit -n 2 -r 1 z = 6 * 7", "per loop", None),
-        ("%%time\nw = 6 * 7\nprint(w)", "42", "w"),
+        ("%time y = 21 * 2", "Wall time", "y"),
+        ("%timeit -n 2 -r 1 z = 21 * 2", "per loop", None),
+        ("%%time\nw = 21 * 2\nprint(w)", "42", "w"),
         ("%%capture captured\nprint('inside')", "", "captured"),
-        ("%%python\nget_ipython().run_cell('v = 6 * 7'); print(v)", "42", "v"),
-        ("%prun -q u = 6 * 7", "", "u"),
-        ("%%python\nget_ipython().run_line_magic('time', 't = 6 * 7')", "Wall time", "t"),
+        ("%%python\nget_ipython().run_cell('v = 21 * 2'); print(v)", "42", "v"),
+        ("%prun -q u = 21 * 2", "", "u"),
+        ("%%python\nget_ipython().run_line_magic('time', 't = 21 * 2')", "Wall time", "t"),
     ],
 )
 def test_ipythons_own_code_paths_run_python(k, server, cell, expect, name):
@@ -112,7 +112,7 @@ def test_ipythons_own_code_paths_run_python(k, server, cell, expect, name):
 def test_capture_holds_the_output_and_run_ipy_runs_python(k, server, tmp_path):
     assert k.eval("captured.stdout") == "inside\n"
     script = tmp_path / "script.ipy"
-    script.write_text("%time r = 6 * 7\nprint('ran', r)\n")
+    script.write_text("%time r = 21 * 2\nprint('ran', r)\n")
     before = server.attempts
     run = k.run(f"%run {script}")
     assert run.status == "ok", run.all_text()

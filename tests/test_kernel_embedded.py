@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+
+from tests.support.answers import longest_line_run
+from tests.support.kernel import KernelSession
 
 
 def test_two_prompts_stream_and_second_carries_first(kernel):
@@ -56,3 +61,55 @@ def test_empty_cell_is_a_clear_message(kernel):
     assert run.status == "ok"
     assert "nothing was sent" in run.stdout
     assert kernel.alive()
+
+
+# -- the first cells a newcomer types, at default settings (issue 12) --------------------------------------------
+
+PARAGRAPH = (
+    "The Great Barrier Reef is the world's largest coral reef system, made of nearly 3,000 individual reefs and "
+    "900 islands off the coast of Queensland, Australia. It is built by billions of tiny organisms known as coral "
+    "polyps. Warming seas have caused several mass bleaching events since 1998."
+)
+FIRST_CELLS = (
+    "hello",
+    "What is the capital of France?",
+    "write a haiku about the sea",
+    f"summarize this paragraph: {PARAGRAPH}",
+    "what is 2+2?",
+)
+
+
+def test_longest_line_run_counts_repeats_in_a_row():
+    assert longest_line_run("a\nb\n\nb\nb\nc\na") == 3 and longest_line_run("") == 0
+
+
+def test_the_first_cells_a_newcomer_types_end_with_the_models_own_stop(kernel):
+    switched = kernel.run("%model smollm2")
+    assert switched.status == "ok", switched.error_text
+    cap = int(re.search(r"answers up to ([\d,]+) tokens", switched.stdout).group(1).replace(",", ""))
+    assert 128 <= cap <= 2048
+    for number, cell in enumerate(FIRST_CELLS):
+        run = kernel.run(cell, cell_id=f"first-{number}")  # a plain cell: no options, default settings
+        assert run.status == "ok", run.error_text
+        final = run.final_display()
+        meta, text = final["metadata"]["llmos"], final["data"]["text/plain"]
+        assert meta["finish_reason"] == "stop", f"{cell!r} ran to the cap: {text[:300]!r}"
+        assert 0 < meta["tokens_out"] <= cap // 3, f"{cell!r}: {meta['tokens_out']} tokens"
+        assert longest_line_run(text) <= 3, f"{cell!r} repeats a line: {text[:300]!r}"
+        assert "token limit" not in final["data"]["text/markdown"]
+
+
+def test_the_configured_cap_is_shown_used_and_said_when_reached(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text("[defaults]\nmax_tokens = 5\n", encoding="utf-8")
+    session = KernelSession(env={**os.environ, "LLMOS_CONFIG": str(config)})
+    try:
+        assert "answers up to 5 tokens" in session.run("%model smollm2").stdout
+        run = session.run("Write a long story about a dragon and a knight.")
+        assert run.status == "ok", run.error_text
+        final = run.final_display()
+        meta = final["metadata"]["llmos"]
+        assert meta["finish_reason"] == "length" and meta["tokens_out"] == 5
+        assert "stopped at the token limit" in final["data"]["text/markdown"]
+    finally:
+        session.close()

@@ -25,7 +25,7 @@ class LLMOSKernelTests(jupyter_kernel_test.KernelTests):
 
     code_page_something = "%model?"
     # An error of our own: an unknown model gives exactly one error output, no traceback of internals.
-    code_generate_error = "%model no-such-provider-model-xyz"
+    code_generate_error = "%model gguf:/nonexistent/model.gguf"
     code_execute_result = [{"code": "%%python\n6 * 7", "result": "42"}]
     code_display_data = [
         {"code": "%%python\nfrom IPython.display import HTML, display\ndisplay(HTML('<b>hi</b>'))",

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import time
+import uuid
 
 import pytest
 
+from tests.support.kernel import KernelSession
 from tests.support.openai_server import OpenAIServer
 
 
@@ -102,3 +105,69 @@ def test_interrupt_mid_stream_keeps_partial(kernel, server):
     # the partial turn is kept but marked, never passed off as a whole answer
     assistant = [m["content"] for m in last if m["role"] == "assistant"]
     assert assistant and assistant[-1].startswith("word0") and "interrupted" in assistant[-1]
+
+
+def test_openai_key_stays_with_openai_and_a_named_key_reaches_the_server(server):
+    """Issue 13: OPENAI_API_KEY never reaches a custom --api-base; the key named with --api-key-env does."""
+    openai_key = "sk-openai-" + uuid.uuid4().hex
+    named_key = "team-cred-" + uuid.uuid4().hex
+    session = KernelSession(env={**os.environ, "OPENAI_API_KEY": openai_key, "MYKEY": named_key})
+    try:
+        use_server(session, server)
+        server.queue_reply("No key needed here.")
+        run = session.run("Hello")
+        assert run.status == "ok", run.error_text
+        assert server.requests[-1]["has_authorization"] is False  # no header at all: nothing to leak
+        # A server that would take OpenAI's key does not get it: it asks, and the cell says none was sent.
+        server.require_key = openai_key
+        run = session.run("Hello again")
+        assert run.status == "error" and server.requests[-1]["outcome"] == "unauthorized"
+        assert server.requests[-1]["has_authorization"] is False
+        assert "none was sent" in run.error_text and "--api-key-env" in run.error_text
+        server.require_key = named_key  # answers only when exactly this key arrives
+        use_server(session, server, extra="--api-key-env MYKEY")
+        server.queue_reply("Welcome.")
+        run = session.run("Hello with a key")
+        assert run.status == "ok", run.error_text
+        assert server.requests[-1]["outcome"] == "reply" and server.requests[-1]["has_authorization"]
+        outputs = " ".join(session.run(code).all_text() for code in ("%model", "%ps", "%models"))
+        assert openai_key not in outputs and named_key not in outputs
+    finally:
+        server.require_key = None
+        session.close()
+
+
+def test_a_rejected_key_says_so_and_by_whom(server):
+    """Issue 12: a 401 to a key that was sent is "rejected by HOST", never "missing", and never shows the key."""
+    wrong = "sk-wrong-" + uuid.uuid4().hex
+    session = KernelSession(env={**os.environ, "MYKEY": wrong})
+    try:
+        use_server(session, server, extra="--api-key-env MYKEY")
+        server.require_key = "sk-the-right-one"
+        run = session.run("Let me in", cell_id="in")
+        assert run.status == "error" and len(run.errors) == 1
+        text = run.error_text
+        host = server.url.split("//", 1)[1].split("/", 1)[0]
+        assert f"{host} rejected the key in MYKEY" in text and "API key rejected" in text
+        assert "Missing" not in text and "Traceback" not in text
+        assert wrong not in text and wrong[-4:] not in text  # the server's 401 echoes the key masked: not shown
+        server.require_key = None
+        server.queue_fault("401")  # the injected fault, with the key sent: the same words
+        run = session.run("Once more", cell_id="again")
+        assert f"{host} rejected the key in MYKEY" in run.error_text
+        assert session.alive()
+    finally:
+        server.require_key = None
+        session.close()
+
+
+def test_a_remote_answer_never_imports_litellm(kernel, server):
+    """Issue 12: an OpenAI-compatible endpoint resolves, streams, prices and counts without litellm."""
+    run = use_server(kernel, server)
+    assert "window 16,000 tokens" in run.stdout
+    server.queue_reply("Fast.")
+    answer = kernel.run("Hi")
+    assert answer.status == "ok", answer.error_text
+    assert answer.final_display()["metadata"]["llmos"]["tokens_out"] > 0
+    assert kernel.run("%cost").status == "ok"  # pricing asks the model map, not litellm
+    assert kernel.eval("'litellm' in __import__('sys').modules") is False

@@ -182,6 +182,7 @@ def test_toml_config(tmp_path: Path, server):
     )
     session = KernelSession(cwd=str(tmp_path))
     try:
+        assert session.run("%config trust").status == "ok"  # a project file sets the model only once trusted
         assert "openai/cfg" in session.run("%model").stdout
         server.queue_reply("configured")
         assert session.run("Hi").status == "ok"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from ..memory.tokenizers import Tokenizer
 
@@ -52,3 +52,40 @@ class Backend(Protocol):
     def window(self) -> int: ...
 
     def describe(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class Unloadable(Protocol):
+    """Optional capability: a model held in RAM (a GGUF on llama.cpp) that can be freed and reloaded on demand."""
+
+    def unload(self) -> None: ...
+
+    @property
+    def loaded(self) -> bool: ...
+
+
+@runtime_checkable
+class Resizable(Protocol):
+    """Optional capability: the context window can be set (``%model M --window N``, an alias's window)."""
+
+    def set_window(self, n: int) -> None: ...
+
+
+def take_notes(backend: Any) -> list[str]:
+    """A backend's one-time notices for the user, emptied as they are taken, so each is shown once.
+
+    Optional capability: a backend may keep a ``notes`` list (the llama.cpp backend says there how it fits
+    requests to a strict chat template).
+    """
+    notes = getattr(backend, "notes", None)
+    if not notes:
+        return []
+    taken = list(notes)
+    notes.clear()
+    return taken
+
+
+def answer_cap(backend: Any, configured: int | None = None) -> int | None:
+    """Answer tokens a cell gets unless it says --max-tokens: the configured default, else the backend's own
+    (optional ``default_max_tokens``; None when the provider decides)."""
+    return configured or getattr(backend, "default_max_tokens", None)

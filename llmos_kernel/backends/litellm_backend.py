@@ -1,9 +1,11 @@
 """Every provider litellm knows, and any OpenAI-compatible server or LiteLLM proxy through an api_base.
 
-Two streaming paths, one behaviour: OpenAI-compatible providers stream through openai_stream (httpx, no
-per-chunk pydantic), every other provider through ``litellm.completion(stream=True)``. Both resolve the
-provider, endpoint and key with litellm, raise litellm's exception types (mapped by provider_errors.explain),
-and retry the same faults the same way.
+Two streaming paths, one behaviour. OpenAI-compatible providers (openai/, hosted_vllm/, litellm_proxy/,
+openai_like/, and OpenAI's own model names) never import litellm: endpoints.py resolves the provider, endpoint
+and key, model_map.py reads litellm's model map for the window, prices and parameter names, and openai_stream
+streams over httpx. Importing litellm takes 3-4 s, and it used to be most of the wait from kernel launch to the
+first answer (benchmarks/bench_first_remote.py). Every other provider goes through ``litellm.completion``.
+Both paths retry the same faults the same way, and provider_errors.explain words their errors alike.
 """
 
 from __future__ import annotations
@@ -15,28 +17,18 @@ from typing import Any
 
 from ..errors import MissingAPIKey, ModelNotFound
 from ..memory.tokenizers import Tokenizer, tokenizer_for_model
+from . import model_map
 from .base import CallParams, Delta, Usage
+from .endpoints import KEY_HINT, OPENAI_COMPATIBLE, Route, fast_provider, route
+from .faults import kind_of
 from .litellm_loader import get_litellm
-from .openai_stream import OPENAI_COMPATIBLE, OpenAIStream
+from .openai_stream import OpenAIStream
 from .provider_errors import BrokenStream, Budget, explain, is_transient, next_retry, retry_headers, short_detail
 
 DEFAULT_WINDOW = 8192  # for models litellm has no figures for (custom servers); %window N sets the truth
-
-# Where each fast-path provider finds its endpoint and key when %model gave none (litellm's own variables).
-_DEFAULT_BASE = {
-    "openai": ("OPENAI_BASE_URL", "OPENAI_API_BASE"),
-    "hosted_vllm": ("HOSTED_VLLM_API_BASE",),
-    "litellm_proxy": ("LITELLM_PROXY_API_BASE",),
-    "openai_like": ("OPENAI_LIKE_API_BASE",),
-}
-_DEFAULT_KEY = {
-    "openai": "OPENAI_API_KEY",
-    "hosted_vllm": "HOSTED_VLLM_API_KEY",
-    "litellm_proxy": "LITELLM_PROXY_API_KEY",
-    "openai_like": "OPENAI_LIKE_API_KEY",
-}
-_KEY_HINT = ("Set it before starting the kernel, or without writing it into the notebook: "
-             '%%python import os, getpass; os.environ["{var}"] = getpass.getpass()')
+# Sent as the key to a server given with --api-base and no --api-key-env on the litellm path: without one,
+# litellm would send the provider's key from the environment to that server (see endpoints.py).
+NO_KEY = "no-key"
 
 
 class LiteLLMBackend:
@@ -59,10 +51,11 @@ class LiteLLMBackend:
         self._window = window
         self._tokenizer: Tokenizer | None = None
         self._sleep = sleep
-        self.provider, self._model_id = self._resolve_provider()
+        resolved = fast_provider(name, api_base) if fast_path else None
+        self.provider, self._model_id = resolved or self._resolve_provider()
         self._fast: OpenAIStream | None = None
         if fast_path and self.provider in OPENAI_COMPATIBLE:
-            self._fast = OpenAIStream(name, self.provider, num_retries=num_retries, sleep=sleep)
+            self._fast = OpenAIStream(num_retries=num_retries, sleep=sleep)
 
     def _resolve_provider(self) -> tuple[str, str]:
         litellm = get_litellm()
@@ -82,24 +75,26 @@ class LiteLLMBackend:
         return self._fast is not None
 
     # -- keys ------------------------------------------------------------------------------------------
-    def _api_key(self) -> str | None:
-        """Read the key at call time from the environment; it is never stored, printed or persisted."""
-        if self.api_key_env:
-            key = os.environ.get(self.api_key_env)
-            if not key:
-                raise MissingAPIKey(
-                    f"{self.name} needs the environment variable {self.api_key_env}, which is not set",
-                    model=self.name,
-                    hint=_KEY_HINT.format(var=self.api_key_env),
-                )
-            return key
-        if self.api_base and self.provider == "openai" and not os.environ.get("OPENAI_API_KEY"):
-            return "sk-no-key-required"  # local OpenAI-compatible servers accept any key
-        return None
+    def route(self) -> Route:
+        """Where the next request goes and which key goes with it (fast path); see endpoints.py for the rule."""
+        return route(self.name, self.provider, self.api_base, self.api_key_env)
+
+    def _named_key(self) -> str | None:
+        """The key from --api-key-env, read at call time; it is never stored, printed or persisted."""
+        if not self.api_key_env:
+            return None
+        key = os.environ.get(self.api_key_env)
+        if not key:
+            raise MissingAPIKey(f"{self.name} needs the environment variable {self.api_key_env}, which is not set",
+                                model=self.name, hint=KEY_HINT.format(var=self.api_key_env))
+        return key
 
     def check_key(self) -> None:
+        if self._fast is not None:
+            self.route()
+            return
         if self.api_key_env or self.api_base:
-            self._api_key()
+            self._named_key()
             return
         env = get_litellm().validate_environment(model=self.name)
         if not env.get("keys_in_environment", True) and env.get("missing_keys"):
@@ -107,13 +102,15 @@ class LiteLLMBackend:
             raise MissingAPIKey(
                 f"{self.name} needs {missing}, which is not set",
                 model=self.name,
-                hint=_KEY_HINT.format(var=env["missing_keys"][0]) + "; or use the embedded model: %model smollm2",
+                hint=KEY_HINT.format(var=env["missing_keys"][0]) + "; or use the embedded model: %model smollm2",
             )
 
     # -- Backend protocol ------------------------------------------------------------------------------
     def window(self) -> int:
         if self._window:
             return self._window
+        if self.provider in OPENAI_COMPATIBLE:
+            return model_map.window(self.provider, self._model_id) or DEFAULT_WINDOW
         try:
             info = get_litellm().get_model_info(self.name)
             return int(info.get("max_input_tokens") or info.get("max_tokens") or DEFAULT_WINDOW)
@@ -136,49 +133,20 @@ class LiteLLMBackend:
         return self._stream_litellm(messages, params)
 
     # -- the fast path: OpenAI wire format over httpx ------------------------------------------------------
-    def _endpoint(self) -> tuple[str, dict[str, str]]:
-        """(chat completions URL, headers with the key): built per call so the key is never kept."""
-        litellm = get_litellm()
-        _, _, dynamic_key, base = litellm.get_llm_provider(self.name, api_base=self.api_base)
-        base = base or self.api_base or next(
-            (os.environ[v] for v in _DEFAULT_BASE[self.provider] if os.environ.get(v)), None)
-        if not base and self.provider == "openai":
-            base = getattr(litellm, "api_base", None) or "https://api.openai.com/v1"
-        if not base:
-            raise ModelNotFound(f"{self.name} needs a server address", model=self.name,
-                                hint=f"Use %model {self.name} --api-base URL "
-                                f"(or set {_DEFAULT_BASE[self.provider][0]}).")
-        key = self._api_key() or dynamic_key or os.environ.get(_DEFAULT_KEY[self.provider])
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        organization = os.environ.get("OPENAI_ORGANIZATION") if self.provider == "openai" else None
-        if organization:
-            headers["OpenAI-Organization"] = organization
-        url = base.rstrip("/")
-        if not url.endswith("/chat/completions"):
-            url += "/chat/completions"
-        return url, headers
-
     def _request_body(self, messages: list[dict], params: CallParams) -> dict[str, Any]:
-        # litellm maps the parameters per model (o-series and gpt-5 take max_completion_tokens, no temperature).
-        optional = get_litellm().get_optional_params(
-            model=self._model_id,
-            custom_llm_provider=self.provider,
-            temperature=params.temperature,
-            max_tokens=params.max_tokens,
-            stream=True,
-            stream_options={"include_usage": True},
-        )
-        extra_body = optional.pop("extra_body", None) or {}
-        return {"model": self._model_id, "messages": messages, **optional, **extra_body, **params.extra}
+        mapped = model_map.request_params(self.provider, self._model_id, params.temperature, params.max_tokens)
+        return {"model": self._model_id, "messages": messages, "stream": True,
+                "stream_options": {"include_usage": True}, **mapped, **params.extra}
 
     def _stream_fast(self, messages: list[dict], params: CallParams) -> Iterator[Delta]:
         assert self._fast is not None
+        sent: Route | None = None
         try:
-            url, headers = self._endpoint()
+            sent = self.route()
             body = self._request_body(messages, params)
-            yield from self._fast.stream(url, body, headers, params.timeout)
+            yield from self._fast.stream(sent.url, body, sent.headers(), params.timeout)
         except Exception as exc:  # KeyboardInterrupt is not an Exception: interrupts pass through untouched
-            raise explain(exc, self.name, api_base=self.api_base) from None
+            raise explain(exc, self.name, api_base=self.api_base, route=sent) from None
 
     # -- every other provider: litellm.completion ----------------------------------------------------------
     def _completion_kwargs(self, messages: list[dict], params: CallParams) -> dict[str, Any]:
@@ -195,7 +163,7 @@ class LiteLLMBackend:
         }
         if self.api_base:
             kwargs["api_base"] = self.api_base
-        key = self._api_key()
+        key = self._named_key() or (NO_KEY if self.api_base else None)
         if key:
             kwargs["api_key"] = key
         if params.temperature is not None:
@@ -230,16 +198,24 @@ class LiteLLMBackend:
                 break
             except Exception as exc:  # KeyboardInterrupt is not an Exception: interrupts pass through untouched
                 if started:  # text is already on screen: report a broken stream, never retry
-                    kind = "stalled" if isinstance(exc, litellm.Timeout) else "cut"
+                    kind = "stalled" if kind_of(exc) == "timeout" else "cut"
                     exc = BrokenStream(kind, f"broke off in the middle of the answer ({short_detail(exc)})")
                 delay = next_retry(attempt, self.num_retries, budget, retry_headers(exc)) if is_transient(exc) else None
                 if delay is None:
-                    raise explain(exc, self.name, api_base=self.api_base) from None
+                    raise explain(exc, self.name, api_base=self.api_base, route=self._litellm_route()) from None
                 attempt += 1
                 self._sleep(delay)
         yield Delta(usage=usage or Usage(exact=False), finish_reason=finish or "stop")
 
+    def _litellm_route(self) -> Route:
+        """Where litellm sent the request, and whose key: the named one, none (NO_KEY) to a server given with
+        --api-base, else the one litellm read from the provider's variable (PROVIDER_API_KEY by its convention)."""
+        key_var = self.api_key_env or (None if self.api_base else f"{self.provider.upper()}_API_KEY")
+        return Route(self.api_base or "", key_var, self.provider, own_endpoint=not self.api_base)
+
     def cost(self, usage: Usage) -> float | None:
+        if self.provider in OPENAI_COMPATIBLE:
+            return model_map.cost(self.provider, self._model_id, usage.prompt_tokens, usage.completion_tokens)
         try:
             prompt, completion = get_litellm().cost_per_token(
                 model=self.name, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens

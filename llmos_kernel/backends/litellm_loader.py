@@ -1,8 +1,11 @@
 """Import litellm lazily, offline and quietly.
 
 litellm takes seconds to import and, unless told to use its bundled cost map, fetches one from the network and
-prints warnings when that fails. It is imported on first use of a non-embedded model, never at kernel start-up,
-and nothing it prints or logs during import may reach a cell.
+prints warnings when that fails. It is imported on first use of a model that is not OpenAI-compatible (those
+never need it: see endpoints.py and model_map.py), never at kernel start-up, and nothing it prints or logs
+during import may reach a cell. There is no warm-up thread: the models that need litellm need it at once (to
+resolve the provider in %model), and a background import would hold the GIL for seconds against whatever the
+kernel does meanwhile.
 """
 
 from __future__ import annotations
@@ -48,8 +51,3 @@ def get_litellm() -> ModuleType:
             _quiet_loggers()
             _module = litellm
     return _module
-
-
-def prewarm() -> None:
-    """Import litellm on a background thread so the first remote cell does not pay for it."""
-    threading.Thread(target=get_litellm, name="llmos-litellm-import", daemon=True).start()

@@ -17,10 +17,24 @@ from typing import Any
 from ..errors import ModelNotFound, PromptError
 from ..memory.tokenizers import FunctionTokenizer, Tokenizer
 from .base import CallParams, Delta, Usage
+from .chat_template import TemplateFit, probe
 
 EMBEDDED_NAME = "smollm2"
 EMBEDDED_LABEL = "SmolLM2-135M-Instruct (embedded)"
 _GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+# Sampling for every GGUF model (a cell's --temperature wins). llama-cpp-python's create_completion defaults
+# (temperature 0.8, no repeat penalty) let SmolLM2-135M loop: a fresh kernel's "hello" repeated one line until the
+# window was full. Measured by benchmarks/bench_embedded_defaults.py (8 newcomer prompts, alone and as one
+# notebook, 3 seeds): those defaults ran 5 of 48 answers into the cap; temperature 0.2 (the chat API's default and
+# SmolLM2's card, with top_p 0.9) or repeat_penalty 1.1 each removed every runaway; together they give the
+# shortest answers (longest 106 tokens), 48 of 48 ending on the model's own stop. See the benchmark's docstring.
+SAMPLING: dict[str, Any] = {"temperature": 0.2, "top_p": 0.9, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.1}
+# Keys a caller may pass through CallParams.extra (the benchmark's seeds and alternative settings).
+SAMPLING_KEYS = frozenset({*SAMPLING, "seed", "typical_p", "presence_penalty", "frequency_penalty"})
+# A cap on answer tokens when neither the cell (--max-tokens) nor the config ([defaults] max_tokens) sets one:
+# memory's default reserve for the answer, about five times the longest natural answer measured above.
+DEFAULT_MAX_TOKENS = 512
 
 
 def embedded_model_path() -> Path:
@@ -48,6 +62,11 @@ def default_threads() -> int:
     return max(1, min(8, (os.cpu_count() or 2) // 2))
 
 
+# A GGUF's trained context can be 128k tokens: gigabytes of KV cache, allocated at load. Models load with at most
+# this many unless --window (or an alias's window) asks for more.
+DEFAULT_CONTEXT = 8192
+
+
 def llama_settings(n_ctx: int | None = None) -> dict[str, Any]:
     """The llama_cpp.Llama keyword arguments the kernel loads models with (the benchmarks' baselines use them too).
 
@@ -70,15 +89,29 @@ def llama_settings(n_ctx: int | None = None) -> dict[str, Any]:
 class LlamaCppBackend:
     """A GGUF model loaded lazily on first use (about 0.3 s for SmolLM2)."""
 
-    def __init__(self, path: Path, name: str, label: str | None = None, n_ctx: int | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        name: str,
+        label: str | None = None,
+        n_ctx: int | None = None,
+        *,
+        sampling: dict[str, Any] | None = None,
+        max_tokens: int | None = DEFAULT_MAX_TOKENS,
+    ) -> None:
         if not path.is_file():
             raise ModelNotFound(f"no GGUF file at {path}", model=name, hint="Check the path in %model gguf:PATH")
         self.path = path
         self.name = name
         self.label = label or path.stem
+        self.sampling = dict(SAMPLING if sampling is None else sampling)
+        self.default_max_tokens = max_tokens
+        self.notes: list[str] = []  # one-time notices for the user (how requests fit the chat template)
         self._n_ctx = n_ctx
         self._llm: Any = None
         self._formatter: Any = None
+        self._fit = TemplateFit()
+        self._noted = False
         self._tokenizer: Tokenizer | None = None
         self._lock = threading.Lock()
 
@@ -89,7 +122,11 @@ class LlamaCppBackend:
                 from llama_cpp import Llama
                 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-                llm = Llama(model_path=str(self.path), **llama_settings(self._n_ctx))
+                llm = Llama(model_path=str(self.path), **llama_settings(self._n_ctx or DEFAULT_CONTEXT))
+                trained = llm._model.n_ctx_train()
+                if not self._n_ctx and trained < DEFAULT_CONTEXT:  # never beyond what it was trained on
+                    llm.close()
+                    llm = Llama(model_path=str(self.path), **llama_settings(trained))
                 template = llm.metadata.get("tokenizer.chat_template")
                 if template:
                     model = llm._model
@@ -99,8 +136,29 @@ class LlamaCppBackend:
                         bos_token=model.token_get_text(model.token_bos()),
                         stop_token_ids=[model.token_eos()],
                     )
+                    self._fit = probe(lambda messages: self._formatter(messages=messages).prompt)
+                    if not self._noted:  # a reload after unload() says nothing new
+                        self.notes += self._fit.notes(self.label)
+                        self._noted = True
                 self._llm = llm
         return self._llm
+
+    @property
+    def loaded(self) -> bool:
+        return self._llm is not None
+
+    def unload(self) -> None:
+        """Free the model's weights and KV cache; the next use loads it again (about 0.3 s for SmolLM2)."""
+        with self._lock:
+            if self._llm is not None:
+                self._llm.close()
+                self._llm = None
+
+    def set_window(self, n: int) -> None:
+        """Load with an n-token context (reloading if it is loaded with another)."""
+        if n != self._n_ctx:
+            self.unload()
+            self._n_ctx = n
 
     # -- Backend protocol ------------------------------------------------------------------------------
     def window(self) -> int:
@@ -108,10 +166,11 @@ class LlamaCppBackend:
 
     def tokenizer(self) -> Tokenizer:
         if self._tokenizer is None:
-            llm = self._load()
+            self._load()
 
             def count(text: str) -> int:
-                return len(llm.tokenize(text.encode("utf-8", "replace"), add_bos=False, special=True))
+                # _load(), not a captured model: the tokenizer outlives an unload and reloads on demand.
+                return len(self._load().tokenize(text.encode("utf-8", "replace"), add_bos=False, special=True))
 
             per_message, per_request = self._template_overhead(count)
             self._tokenizer = FunctionTokenizer(
@@ -123,20 +182,30 @@ class LlamaCppBackend:
         """Measure the chat template's tokens around each message, so message counts are exact."""
         if self._formatter is None:
             return 0, 0
-        one = [{"role": "system", "content": "a"}]
-        two = one + [{"role": "user", "content": "b"}]
-        t1 = len(self._prompt_tokens(one))
-        t2 = len(self._prompt_tokens(two))
-        per_message = t2 - t1 - count("b")
-        per_request = t1 - count("a") - per_message
-        return per_message, per_request
+        if self._fit.system:
+            one = [{"role": "system", "content": "a"}]
+            two = one + [{"role": "user", "content": "b"}]
+            t1 = len(self._prompt_tokens(one))
+            t2 = len(self._prompt_tokens(two))
+            per_message = t2 - t1 - count("b")
+            return per_message, t1 - count("a") - per_message
+        # No system role: probe with turns the template accepts, and take the dearer turn as every message's
+        # cost, so memory's count is never below what is sent (merged messages cost less than a turn).
+        turns = [{"role": role, "content": text} for role, text in (("user", "a"), ("assistant", "b"), ("user", "c"))]
+        t1, t2, t3 = (len(self._prompt_tokens(turns[:n])) for n in (1, 2, 3))
+        per_message = max(t2 - t1 - count("b"), t3 - t2 - count("c"))
+        return per_message, t1 - count("a") - per_message
 
     def _prompt_tokens(self, messages: list[dict]) -> list[int]:
         llm = self._load()
         if self._formatter is None:
             text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
             return llm.tokenize(text.encode("utf-8", "replace"), add_bos=True, special=False)
-        result = self._formatter(messages=messages)
+        try:
+            result = self._formatter(messages=self._fit.apply(messages))
+        except Exception as exc:  # raise_exception() in the template, or a Jinja error: one clear message
+            raise PromptError(f"the chat template of {self.label} rejected the request: {exc}", model=self.name,
+                              hint="The model's GGUF carries this template; try another GGUF of the model.") from None
         return llm.tokenize(result.prompt.encode("utf-8", "replace"), add_bos=not result.added_special, special=True)
 
     def count_prompt(self, messages: list[dict]) -> int:
@@ -151,8 +220,9 @@ class LlamaCppBackend:
             raise PromptError(  # not reached when memory planned the request; a guard for direct calls
                 f"the prompt has {len(prompt)} tokens but {self.label} holds {window}", model=self.name
             )
-        max_tokens = min(params.max_tokens or room, room)
-        kwargs: dict[str, Any] = {"max_tokens": max_tokens, "stream": True}
+        max_tokens = min(params.max_tokens or self.default_max_tokens or room, room)
+        extra = {key: value for key, value in params.extra.items() if key in SAMPLING_KEYS}
+        kwargs: dict[str, Any] = {**self.sampling, **extra, "max_tokens": max_tokens, "stream": True}
         if params.temperature is not None:
             kwargs["temperature"] = params.temperature
         if self._formatter is not None:
@@ -174,7 +244,9 @@ class LlamaCppBackend:
         yield Delta(usage=Usage(len(prompt), completion, cost=0.0, exact=True), finish_reason=finish or "stop")
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "label": self.label, "provider": "llama.cpp", "path": str(self.path)}
+        return {"name": self.name, "label": self.label, "provider": "llama.cpp", "path": str(self.path),
+                "sampling": dict(self.sampling), "max_tokens": self.default_max_tokens,
+                "chat_template": self._fit.changes() or "messages sent as they are"}
 
 
 _embedded: LlamaCppBackend | None = None

@@ -2,10 +2,9 @@
 
 Why not ``litellm.completion(stream=True)`` here: it builds pydantic objects for every chunk. Measured on a
 loopback server, 5,000 chunks took 7.9 s through litellm, 1.2 s through the openai SDK and 0.18 s with plain
-httpx parsing, so litellm capped a cell at ~630 chunks/s. litellm still does everything outside this loop
-(provider, api_base and key resolution, parameter mapping, prices) and provides the exception *types*: an HTTP
-error here becomes the litellm exception litellm itself would raise, so ``provider_errors.explain`` treats
-both paths alike.
+httpx parsing, so litellm capped a cell at ~630 chunks/s. Nor anything else of litellm: importing it takes 3-4 s,
+so the endpoint and key come from endpoints.py, the request's parameters from model_map.py, and an HTTP error
+becomes a neutral ``faults.ProviderFault``, which ``provider_errors.explain`` words like litellm's own types.
 
 Retries follow one rule: only faults that happened before any byte of the answer (connection refused or
 dropped, timeouts waiting for the response, 429/500/502/503/504) are retried, with exponential backoff or the
@@ -25,12 +24,8 @@ from typing import Any
 import httpx
 
 from .base import Delta, Usage
-from .litellm_loader import get_litellm
+from .faults import ProviderFault, status_fault
 from .provider_errors import RETRY_STATUSES, BrokenStream, Budget, next_retry
-
-# litellm providers that speak the OpenAI chat wire format: OpenAI itself, vLLM, LiteLLM proxies, and any
-# OpenAI-compatible server given with --api-base (Ollama's /v1, llama.cpp's server, LM Studio, ...).
-OPENAI_COMPATIBLE = frozenset({"openai", "hosted_vllm", "litellm_proxy", "openai_like"})
 
 # Connecting should take well under a second; a generous cap keeps an unreachable host from costing the full
 # read timeout (2 minutes by default) on every attempt.
@@ -40,70 +35,16 @@ CONNECT_TIMEOUT_CAP = 15.0
 _BEFORE_RESPONSE = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 
-def _error_fields(body: bytes) -> tuple[str, str]:
-    """(message, code) from an OpenAI-style error body, or the body text when it is not one."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return body.decode("utf-8", "replace").strip()[:500], ""
-    error = data.get("error", data) if isinstance(data, dict) else data
-    if isinstance(error, dict):
-        message = error.get("message") or error.get("detail") or json.dumps(error)[:500]
-        return str(message), str(error.get("code") or error.get("type") or "")
-    return str(error)[:500], ""
-
-
-def status_error(status: int, body: bytes, response: httpx.Response, model: str, provider: str) -> Exception:
-    """The litellm exception litellm would raise for this HTTP status and error body."""
-    litellm = get_litellm()
-    message, code = _error_fields(body)
-    kw: dict[str, Any] = {"message": message, "model": model, "llm_provider": provider}
-    if status == 400 or status == 413:
-        is_context = _context_check()
-        if code == "context_length_exceeded" or is_context(message):
-            return litellm.ContextWindowExceededError(response=response, **kw)
-        return litellm.BadRequestError(response=response, **kw)
-    by_status = {
-        401: litellm.AuthenticationError,
-        403: litellm.PermissionDeniedError,
-        404: litellm.NotFoundError,
-        422: litellm.UnprocessableEntityError,
-        429: litellm.RateLimitError,
-        500: litellm.InternalServerError,
-        502: litellm.BadGatewayError,
-        503: litellm.ServiceUnavailableError,
-    }
-    if status in by_status:
-        return by_status[status](response=response, **kw)
-    if status in (408, 504):
-        return litellm.Timeout(headers=dict(response.headers), exception_status_code=status, **kw)
-    if status >= 500:
-        return litellm.InternalServerError(response=response, **kw)
-    return litellm.APIError(status_code=status, request=response.request, **kw)
-
-
-def _context_check() -> Callable[[str], bool]:
-    """litellm's own "is this a context-window error" test, which knows many providers' wordings."""
-    try:
-        from litellm.litellm_core_utils.exception_mapping_utils import ExceptionCheckers
-
-        return ExceptionCheckers.is_error_str_context_window_exceeded
-    except (ImportError, AttributeError):  # moved in another litellm version: fall back to OpenAI's wording
-        return lambda text: "maximum context length" in text.lower()
-
-
-def transport_error(exc: Exception, model: str, provider: str, timeout: float) -> Exception:
-    """The litellm exception for a failure before any response: a timeout or a connection problem."""
-    litellm = get_litellm()
+def transport_fault(exc: Exception, timeout: float) -> ProviderFault:
+    """The fault for a failure before any response: a timeout or a connection problem."""
     if isinstance(exc, httpx.ConnectTimeout):
-        waited = min(timeout, CONNECT_TIMEOUT_CAP)
-        return litellm.Timeout(f"could not connect within {waited:g} s", model=model, llm_provider=provider)
+        return ProviderFault("timeout", f"could not connect within {min(timeout, CONNECT_TIMEOUT_CAP):g} s")
     if isinstance(exc, httpx.TimeoutException):
-        return litellm.Timeout(f"no answer within {timeout:g} s", model=model, llm_provider=provider)
+        return ProviderFault("timeout", f"no answer within {timeout:g} s")
     reason = "the server closed the connection without answering"
     if isinstance(exc, httpx.ConnectError):
         reason = f"connection failed ({_root_cause(exc)})"
-    return litellm.APIConnectionError(reason, llm_provider=provider, model=model)
+    return ProviderFault("connection", reason)
 
 
 def _root_cause(exc: BaseException) -> str:
@@ -116,11 +57,7 @@ def _root_cause(exc: BaseException) -> str:
 class OpenAIStream:
     """Streams chat completions from one OpenAI-compatible endpoint; holds no key (headers come per call)."""
 
-    def __init__(
-        self, model: str, provider: str, *, num_retries: int = 2, sleep: Callable[[float], None] = time.sleep
-    ) -> None:
-        self.model = model  # the name litellm errors carry (what the user typed)
-        self.provider = provider
+    def __init__(self, *, num_retries: int = 2, sleep: Callable[[float], None] = time.sleep) -> None:
         self.num_retries = num_retries
         self.attempts = 0  # of the last call: for tests and the process table
         self._sleep = sleep
@@ -139,8 +76,8 @@ class OpenAIStream:
             self._client = None
 
     def stream(self, url: str, body: dict[str, Any], headers: dict[str, str], timeout: float) -> Iterator[Delta]:
-        """Text deltas, then one final Delta with usage and finish_reason. Raises litellm exceptions or
-        BrokenStream; KeyboardInterrupt passes through and closes the connection."""
+        """Text deltas, then one final Delta with usage and finish_reason. Raises ProviderFault or BrokenStream;
+        KeyboardInterrupt passes through and closes the connection."""
         response, pause = self._open(url, body, headers, timeout)
         try:
             if response.headers.get("content-type", "").startswith("application/json"):
@@ -174,7 +111,7 @@ class OpenAIStream:
             try:
                 response = client.send(request, stream=True)
             except _BEFORE_RESPONSE as exc:
-                error = transport_error(exc, self.model, self.provider, timeout)
+                error = transport_fault(exc, timeout)
             else:
                 if response.status_code < 400:
                     return response, left
@@ -184,7 +121,7 @@ class OpenAIStream:
                     data = b""
                 finally:
                     response.close()
-                error = status_error(response.status_code, data, response, self.model, self.provider)
+                error = status_fault(response.status_code, data, response.headers)
                 if response.status_code not in RETRY_STATUSES:
                     raise error
                 retry_headers = response.headers
@@ -267,7 +204,7 @@ class OpenAIStream:
         body = json.dumps({"error": error}).encode()
         code = error.get("code") if isinstance(error, dict) else None
         status = int(code) if isinstance(code, int | str) and str(code).isdigit() else 500
-        return status_error(status, body, response, self.model, self.provider)
+        return status_fault(status, body, response.headers)
 
 
 def _usage(raw: Any) -> Usage:

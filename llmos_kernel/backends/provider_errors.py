@@ -1,20 +1,22 @@
-"""Map litellm's exception types to one clear message: what failed, for which model, what to do.
+"""Turn a provider fault into one clear message: what failed, for which model, what to do.
 
-Both streaming paths (litellm.completion and the httpx fast path in openai_stream) raise litellm's exception
-types, so this is the one place that turns a provider fault into words, and that decides what is worth a retry.
+Both streaming paths end here: the httpx fast path raises faults.ProviderFault, the litellm.completion path
+litellm's exception types; ``faults.kind_of`` reads both, so a fault is worded and retried the same way
+whichever path met it, and nothing here imports litellm.
 """
 
 from __future__ import annotations
 
 import email.utils
-import os
 import random
 import re
 import time
 from collections.abc import Mapping
 
-from ..errors import MissingAPIKey, ModelNotFound, ProviderError, UserFacingError
-from .litellm_loader import get_litellm
+from ..errors import KeyRejected, MissingAPIKey, ModelNotFound, ProviderError, UserFacingError
+from ..redact import is_secret, redact, secret_values  # noqa: F401  (re-exported)
+from .endpoints import KEY_HINT, PROVIDERS, Route
+from .faults import TRANSIENT, kind_of, status_of
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 BACKOFF_BASE = 0.5  # seconds before the first retry; doubles each time
@@ -25,38 +27,15 @@ MAX_RETRY_AFTER = 60.0
 # The cell's timeout is one budget across attempts; a retry with less than this left is not worth sending.
 MIN_ATTEMPT = 0.5
 
-# Key shapes of common providers; "*" included because OpenAI echoes a key masked as "sk-abc****wxyz".
-_KEY_PATTERN = re.compile(r"(sk-[A-Za-z0-9_\-*]{6,}|AIza[0-9A-Za-z_\-]{10,}|Bearer\s+\S+)")
-# Environment variables whose values are secrets, whatever the key looks like (same rule as IPython's %env).
-_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD", re.IGNORECASE)
 # litellm's message prefixes ("litellm.RateLimitError: RateLimitError: OpenAIException - "): noise to a user.
 _PREFIXES = re.compile(r"^(?:(?:litellm\.)?[A-Za-z]*(?:Error|Exception|Timeout)\s*[:\-]\s*)+")
 
 
-def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
-    """Values of secret-looking environment variables (8+ characters), longest first."""
-    env = os.environ if environ is None else environ
-    values = {v for k, v in env.items() if _SECRET_NAME.search(k) and len(v) >= 8}
-    return sorted(values, key=len, reverse=True)
-
-
-def is_secret(name: str, value: str) -> bool:
-    """A variable whose value must not be shown: a secret-looking name, or a value shaped like a key."""
-    return bool(_SECRET_NAME.search(name)) or bool(_KEY_PATTERN.search(value)) or value in secret_values()
-
-
-def redact(text: str) -> str:
-    """Providers sometimes echo (part of) a key in their error text; never show it."""
-    for value in secret_values():
-        text = text.replace(value, "***")
-    return _KEY_PATTERN.sub("***", text)
-
-
-def short_detail(exc: BaseException, limit: int = 300) -> str:
+def short_detail(exc: BaseException, limit: int = 300, key_vars: tuple[str, ...] = ()) -> str:
     """The provider's own words for an error, one line, without litellm's prefixes and without keys."""
     text = str(getattr(exc, "message", "") or exc)
     text = _PREFIXES.sub("", text.strip()).replace("litellm.", "").split("\n")[0].strip()
-    return redact(text[:limit])
+    return redact(text[:limit], secret_values(extra_names=key_vars))
 
 
 class BrokenStream(Exception):
@@ -81,14 +60,7 @@ class StreamCut(ProviderError):
 
 def is_transient(exc: BaseException) -> bool:
     """Worth retrying (before any text arrived): rate limits, server errors, timeouts, dropped connections."""
-    litellm = get_litellm()
-    if isinstance(exc, litellm.ContextWindowExceededError | litellm.BadRequestError):
-        return False
-    transient = (litellm.RateLimitError, litellm.InternalServerError, litellm.ServiceUnavailableError,
-                 litellm.BadGatewayError, litellm.APIConnectionError, litellm.Timeout)
-    if isinstance(exc, transient):
-        return True
-    return isinstance(exc, litellm.APIError) and getattr(exc, "status_code", None) in RETRY_STATUSES
+    return kind_of(exc) in TRANSIENT
 
 
 # OpenAI, vLLM and most OpenAI-compatible servers: "maximum context length is N tokens"; Anthropic: "> N maximum".
@@ -193,39 +165,60 @@ _BROKEN_HINTS = {
 }
 
 
-def explain(exc: Exception, model: str, *, api_base: str | None = None) -> UserFacingError:
-    litellm = get_litellm()
-    where = f" at {api_base}" if api_base else ""
-    detail = short_detail(exc)
-    if isinstance(exc, BrokenStream):
-        return StreamCut(f"{model}{where} {detail}", model=model, hint=_BROKEN_HINTS.get(exc.kind))
-    if isinstance(exc, litellm.ContextWindowExceededError):
-        return ContextTooLong(f"{model} rejected the request as too long: {detail}", model=model,
-                              hint="Evict or compact memory (%memory, %compact), or lower %window.")
-    if isinstance(exc, litellm.AuthenticationError):
-        return MissingAPIKey(f"{model}{where} rejected the API key (401)", model=model,
-                             hint="Check the key in the provider's environment variable; it is never shown here.")
-    if isinstance(exc, litellm.PermissionDeniedError):
-        return ProviderError(f"{model}{where} denied access (403): {detail}", model=model,
-                             hint="The key has no access to this model.")
-    if isinstance(exc, litellm.NotFoundError):
-        return ModelNotFound(f"{model}{where} was not found by the provider (404): {detail}", model=model,
-                             hint="Check the model name (%models lists what is set up).")
-    if isinstance(exc, litellm.RateLimitError):
-        return ProviderError(f"{model}{where} is rate limited (429) and retries ran out: {detail}", model=model,
-                             hint="Wait a moment and run the cell again, or switch model with %model.")
-    if isinstance(exc, litellm.Timeout):
-        return ProviderError(f"{model}{where} did not answer in time: {detail}", model=model,
-                             hint="Run the cell again, or raise the timeout (%%prompt --timeout S).")
-    if isinstance(exc, litellm.APIConnectionError):
-        return ProviderError(f"could not talk to {model}{where}: {detail}", model=model,
-                             hint="Check the network or the server address (--api-base), then run again.")
-    if isinstance(exc, litellm.ServiceUnavailableError | litellm.InternalServerError | litellm.BadGatewayError):
-        return ProviderError(f"{model}{where} had a server error and retries ran out: {detail}", model=model,
-                             hint="The provider is having trouble; run again later or switch model.")
-    if isinstance(exc, litellm.BadRequestError):
-        return ProviderError(f"{model}{where} rejected the request (400): {detail}", model=model,
-                             hint="Check the cell's options (temperature, max tokens) for this model.")
+def explain(exc: Exception, model: str, *, api_base: str | None = None, route: Route | None = None
+            ) -> UserFacingError:
+    """One clear message for ``exc``; ``route`` says where the request went and with which key (for a 401)."""
     if isinstance(exc, UserFacingError):
         return exc
-    return ProviderError(f"{model}{where} failed: {type(exc).__name__}: {detail}", model=model)
+    where = f" at {redact(api_base)}" if api_base else ""  # never a user:password from the URL
+    detail = short_detail(exc, key_vars=(route.key_var,) if route and route.key_var else ())
+    if isinstance(exc, BrokenStream):
+        return StreamCut(f"{model}{where} {detail}", model=model, hint=_BROKEN_HINTS.get(exc.kind))
+    kind = kind_of(exc)
+    status = status_of(exc)
+    if kind == "auth":
+        return _unauthorized(model, route)
+    if kind == "context":
+        return ContextTooLong(f"{model} rejected the request as too long: {detail}", model=model,
+                              hint="Evict or compact memory (%memory, %compact), or lower %window.")
+    if kind in _KIND_WORDS:
+        cls, words, hint = _KIND_WORDS[kind]
+        return cls(words.format(model=model, where=where, detail=detail, status=status or 400), model=model,
+                   hint=hint)
+    code = f" ({status})" if status else ""
+    return ProviderError(f"{model}{where} failed{code}: {type(exc).__name__}: {detail}", model=model)
+
+
+_KIND_WORDS: dict[str, tuple[type[UserFacingError], str, str]] = {
+    "permission": (ProviderError, "{model}{where} denied access (403): {detail}",
+                   "The key has no access to this model."),
+    "not_found": (ModelNotFound, "{model}{where} was not found by the provider (404): {detail}",
+                  "Check the model name (%models lists what is set up)."),
+    "rate_limit": (ProviderError, "{model}{where} is rate limited (429) and retries ran out: {detail}",
+                   "Wait a moment and run the cell again, or switch model with %model."),
+    "timeout": (ProviderError, "{model}{where} did not answer in time: {detail}",
+                "Run the cell again, or raise the timeout (%%prompt --timeout S)."),
+    "connection": (ProviderError, "could not talk to {model}{where}: {detail}",
+                   "Check the network or the server address (--api-base), then run again."),
+    "server": (ProviderError, "{model}{where} had a server error and retries ran out: {detail}",
+               "The provider is having trouble; run again later or switch model."),
+    "bad_request": (ProviderError, "{model}{where} rejected the request ({status}): {detail}",
+                    "Check the cell's options (temperature, max tokens) for this model."),
+}
+
+
+def _unauthorized(model: str, route: Route | None) -> UserFacingError:
+    """401: say whose key was rejected and by whom, or that none was sent and how to send one; never the key."""
+    if route is None:
+        return KeyRejected(f"{model} was refused: the provider rejected the API key (401)", model=model,
+                           hint="Check the key in the provider's environment variable; it is never shown here.")
+    who = route.who
+    if route.key_var is None:
+        own_var = PROVIDERS[route.provider].key_var if route.own_endpoint and route.provider in PROVIDERS else None
+        hint = KEY_HINT.format(var=own_var) if own_var else (
+            "A server given with --api-base gets a key only when you name the variable that holds it: "
+            f"%model {model} --api-base URL --api-key-env VAR")
+        return MissingAPIKey(f"{who} asked {model} for an API key (401), and none was sent", model=model, hint=hint)
+    return KeyRejected(f"{who} rejected the key in {route.key_var} for {model} (401)", model=model,
+                       hint=f"Check the value of {route.key_var} (it is never shown here), and that it is "
+                            f"meant for {who}.")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelNotFound
+from ..redact import register_key_variable
 from .base import Backend
 from .llamacpp import EMBEDDED_NAME, LlamaCppBackend, embedded_backend
 
@@ -32,6 +33,9 @@ class ModelSpec:
     api_base: str | None = None
     api_key_env: str | None = None
     window: int | None = None
+
+    def __post_init__(self) -> None:
+        register_key_variable(self.api_key_env)  # its value is a secret, whatever the variable is called
 
     def describe(self) -> str:
         parts = [self.name]

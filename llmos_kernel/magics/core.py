@@ -5,22 +5,25 @@ Each magic's docstring starts with its usage line; %help is built from those lin
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import math
 from collections import ChainMap
 from typing import Any
 
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from ..backends.registry import ModelSpec, available_models
+from ..backends.base import answer_cap, take_notes
+from ..backends.registry import available_models
 from ..cells import is_line_magic, running_execution_count
 from ..errors import PromptError
 from ..interpolate import interpolate
 from ..runtime import PromptOptions, Runtime
+from ..validate import CallSettings, require
 from .args import parse, usage_line
 
 FORMATS = ("markdown", "code", "json", "html", "math", "text")
+CALL_OPTIONS = {"temperature": "--temperature", "max_tokens": "--max-tokens", "timeout": "--timeout"}
 
 
 def split_leading_magics(body: str) -> tuple[list[str], str]:
@@ -126,15 +129,21 @@ class LLMOSMagics(Magics):
             spec = self.runtime.spec
             print(f"model: {spec.describe()}")
             return
-        if args.api_base or args.api_key_env or args.window:
-            spec = ModelSpec(args.name, args.api_base, args.api_key_env, args.window)
-        else:
-            spec = self.runtime.resolve(args.name)
+        spec = self.runtime.resolve(args.name)  # an alias, or the name itself; options given here win
+        overrides = {"api_base": args.api_base, "api_key_env": args.api_key_env, "window": args.window}
+        spec = dataclasses.replace(spec, **{k: v for k, v in overrides.items() if v is not None})
         moved = self.runtime.switch_model(spec)
         backend = self.runtime.backend
-        print(f"model: {spec.describe()} ({backend.label}, window {backend.window():,} tokens)")
+        details = [backend.label, f"window {backend.window():,} tokens", self._cap_text(backend)]
+        print(f"model: {spec.describe()} ({', '.join(d for d in details if d)})")
         for line_ in moved:
             print(f"  {line_}")
+        for note in take_notes(backend):  # e.g. how requests are fitted to a strict chat template
+            print(f"note: {note}")
+
+    def _cap_text(self, backend: Any) -> str:
+        cap = answer_cap(backend, self.runtime.defaults.get("max_tokens"))
+        return f"answers up to {cap:,} tokens" if cap else ""
 
     @line_magic
     def models(self, line: str) -> None:
@@ -184,17 +193,11 @@ def help_text(shell: Any) -> str:
 
 
 def check_ranges(args: Any) -> None:
-    """Numbers argparse accepts but no model does (nan, inf, negatives): one clear message, before any call.
-
-    A negative --max-tokens would even make llama.cpp generate until its context is full.
-    """
-    limits = (("--max-tokens", args.max_tokens, 1, math.inf), ("--temperature", args.temperature, 0, 2),
-              ("--timeout", args.timeout, 0.001, 86400))
-    for option, value, low, high in limits:
-        if value is not None and not low <= value <= high:
-            raise PromptError(f"{option} {value} is out of range",
-                              hint=f"Use a number from {low:g} to {high:g}." if high < math.inf
-                              else f"Use a whole number of at least {low:g}.")
+    """A prompt's numbers (%%prompt, %%compare), checked by the one validator before any call: nan, inf and
+    negatives pass argparse but no model takes them. A negative --max-tokens would even make llama.cpp generate
+    until its context is full."""
+    values = {name: getattr(args, name, None) for name in ("temperature", "max_tokens", "timeout")}
+    require(CallSettings, values, names=CALL_OPTIONS, hint="Nothing was sent to the model.")
 
 
 def parse_json_answer(text: str) -> Any:

@@ -12,9 +12,13 @@ from ..errors import UserFacingError
 from ..memory.render import render_map
 from ..memory.window import MemoryFull
 from ..runtime import Runtime
+from ..validate import MemorySettings, require
 from .args import parse
 
 MAX_DOCUMENT_BYTES = 2_000_000
+# How the memory magics spell each setting in a refusal ("--warn 1 must be below --act 0.5").
+SETTING_NAMES = {"policy": "%policy", "warn_at": "--warn", "act_at": "--act", "window": "%window",
+                 "reserved_output": "%reserve"}
 
 
 @magics_class
@@ -155,24 +159,20 @@ class MemoryMagics(Magics):
         """%policy [lru|compact|strict] [--warn F] [--act F] - what memory does when the window fills up"""
         args = parse(self.policy, line)
         memory = self.runtime.memory
-        if args.name:
-            memory.policy = args.name
-        for attr, value in (("warn_at", args.warn), ("act_at", args.act)):
-            if value is not None:
-                if not 0 < value <= 1:
-                    raise UserFacingError(f"--{attr[:-3]} must be a fraction between 0 and 1")
-                setattr(memory, attr, value)
+        checked = require(MemorySettings, {"policy": args.name, "warn_at": args.warn, "act_at": args.act},
+                          base=memory, names=SETTING_NAMES)  # all or nothing: one message names every problem
+        memory.policy, memory.warn_at, memory.act_at = checked.policy, checked.warn_at, checked.act_at
         print(f"policy: {memory.policy} (warn at {memory.warn_at:.0%}, act at {memory.act_at:.0%})")
 
     @line_magic
     def window(self, line: str) -> None:
-        """%window [N] - show or set the context window size in tokens"""
+        """%window [N] - show or set the context window size in tokens (0: the model's own)"""
         memory = self.runtime.memory
         if line.strip():
             size = _tokens(line, "%window N")
-            if size < 256:
-                raise UserFacingError(f"a window of {size} tokens is too small", hint="Use at least 256.")
-            for action in self.runtime.set_window(size):
+            require(MemorySettings, {"window": size}, base=memory, names=SETTING_NAMES,
+                    hint="Use a larger window, or a smaller %reserve first.")
+            for action in self.runtime.set_window(size or self.runtime.backend.window()):
                 print(f"  {action}")
         print(f"window: {memory.window:,} tokens (usable {memory.usable:,}, reserved {memory.reserved_output:,})")
 
@@ -182,8 +182,8 @@ class MemoryMagics(Magics):
         memory = self.runtime.memory
         if line.strip():
             size = _tokens(line, "%reserve N")
-            if not 0 < size < memory.window // 2:
-                raise UserFacingError(f"reserve must be between 1 and half the window ({memory.window // 2:,})")
+            require(MemorySettings, {"reserved_output": size}, base=memory, names=SETTING_NAMES,
+                    hint="Use a smaller reserve, or a larger %window first.")
             memory.reserved_output = size
             self.runtime.reserved_output = size
             self.runtime._notify("memory")

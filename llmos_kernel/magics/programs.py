@@ -13,6 +13,7 @@ from ..errors import UserFacingError
 from ..interpolate import interpolate
 from ..runtime import PromptOptions, Runtime
 from .args import parse
+from .core import check_ranges
 
 
 def _cost(value: float | None) -> str:
@@ -65,6 +66,7 @@ class ProgramMagics(Magics):
     def compare(self, line: str, cell: str) -> None:
         """%%compare M1 M2 [...] [--temperature T] [--max-tokens N] [--no-history] - one prompt on several models, side by side"""
         args = parse(ProgramMagics.compare, line)
+        check_ranges(args)  # before anything is sent to any of the models
         prompt = interpolate(cell.strip(), self.namespace())
         options = PromptOptions(temperature=args.temperature, max_tokens=args.max_tokens, no_history=args.no_history)
         run_compare(self.runtime, prompt, args.models, options)
@@ -79,7 +81,8 @@ class ProgramMagics(Magics):
         print(f"{'cell':>5}  {'model':<28} {'status':<11} {'in':>7} {'out':>6} {'latency':>8} {'tok/s':>6}  cost")
         for p in rows:
             approx = "" if p.exact else "~"
-            print(f"{p.cell if p.cell is not None else '-':>5}  {p.model[:28]:<28} {p.status:<11} "
+            model = p.model if p.kind == "prompt" else f"{p.model} ({p.kind})"
+            print(f"{p.cell if p.cell is not None else '-':>5}  {model[:28]:<28} {p.status:<11} "
                   f"{approx + str(p.tokens_in):>7} {approx + str(p.tokens_out):>6} {p.latency:>7.2f}s "
                   f"{p.tokens_per_s:>6.0f}  {_cost(p.cost)}")
 

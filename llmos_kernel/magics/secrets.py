@@ -14,7 +14,7 @@ from typing import Any
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magics.osm import OSMagics
 
-from ..backends.provider_errors import is_secret, redact
+from ..redact import is_secret, redact
 
 HIDDEN = "<hidden>"
 

@@ -70,9 +70,19 @@ class SessionMagics(Magics):
         print(f"cells: {counts['cells']}, segments: {resident} resident, {swapped} in swap, "
               f"snapshots: {counts['snapshots']}")
 
+    @magic_arguments()
+    @argument("--prune", action="store_true", help="delete old sessions (never this one)")
+    @argument("--older-than", type=float, metavar="DAYS", help="with --prune: sessions unused for DAYS days")
+    @argument("--keep", type=int, metavar="N", help="with --prune: all but the N most recently used")
     @line_magic
     def sessions(self, line: str) -> None:
-        """%sessions - every session in the store: key, last use, cells, snapshots (* marks this one)"""
+        """%sessions [--prune [--older-than DAYS] [--keep N]] - every session in the store: key, last use, cells, snapshots (* marks this one); --prune deletes old ones"""
+        args = parse(SessionMagics.sessions, line)
+        if args.prune:
+            self._prune(args.older_than, args.keep)
+            return
+        if args.older_than is not None or args.keep is not None:
+            raise UserFacingError("--older-than and --keep go with --prune", hint="Usage: %sessions --prune --older-than 30")
         rows = self.session.require_store().sessions()
         if not rows:
             print(f"no sessions in {self.session.path} yet")
@@ -81,6 +91,17 @@ class SessionMagics(Magics):
             mark = "*" if info.id == self.session.session_id else " "
             used = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.updated))
             print(f"{mark} {used}  {info.cells:>4} cells  {info.snapshots:>2} snapshots  {info.key}")
+
+    def _prune(self, older_than: float | None, keep: int | None) -> None:
+        if older_than is None and keep is None:
+            raise UserFacingError("prune which sessions?", hint="Usage: %sessions --prune --older-than DAYS or --keep N")
+        if (older_than is not None and not 0 <= older_than < 1e6) or (keep is not None and keep < 0):
+            raise UserFacingError("--older-than takes a number of days >= 0, --keep a whole number >= 0")
+        store = self.session.require_store()
+        before = store.size()
+        deleted = store.prune(older_than=None if older_than is None else older_than * 86400, keep=keep,
+                              protect={self.session.flush()})
+        print(f"deleted {len(deleted)} session(s); the store went from {before / 1e6:.1f} to {store.size() / 1e6:.1f} MB")
 
     @line_magic
     def save(self, line: str) -> None:
@@ -107,16 +128,22 @@ class SessionMagics(Magics):
             raise UserFacingError(f"no snapshot {name!r} in this session", hint="%restore lists them.")
         print(f"restored snapshot {name!r} (model {self.runtime.spec.describe()})")
 
+    @magic_arguments()
+    @argument("path", nargs="?", help="where to write: a .md or .json file")
+    @argument("--force", action="store_true", help="replace the file if it exists")
     @line_magic
     def export(self, line: str) -> None:
-        """%export PATH - write this session's transcript with usage: Markdown (.md) or JSON (.json)"""
-        raw = line.strip().strip("'\"")
+        """%export PATH [--force] - write this session's transcript with usage: Markdown (.md) or JSON (.json)"""
+        args = parse(SessionMagics.export, line)
+        raw = (args.path or "").strip()
         if not raw:
             raise UserFacingError("where to? Usage: %export PATH.md or %export PATH.json")
         path = Path(raw).expanduser()
         fmt = EXPORT_FORMATS.get(path.suffix.lower())
         if fmt is None:
             raise UserFacingError(f"cannot tell the format of {path.name!r}", hint="Use a .md or .json file name.")
+        if path.exists() and not args.force:
+            raise UserFacingError(f"{path} exists and was left as it is", hint=f"%export {raw} --force replaces it.")
         session = self.session
         store = session.require_store()
         cells = store.cells(session.flush())

@@ -6,8 +6,16 @@ import llama_cpp
 import pytest
 
 from llmos_kernel.backends.base import CallParams
-from llmos_kernel.backends.llamacpp import LlamaCppBackend, default_threads, embedded_model_path, llama_settings
+from llmos_kernel.backends.llamacpp import (
+    DEFAULT_MAX_TOKENS,
+    SAMPLING,
+    LlamaCppBackend,
+    default_threads,
+    embedded_model_path,
+    llama_settings,
+)
 from llmos_kernel.errors import ModelNotFound
+from llmos_kernel.runtime import DEFAULT_SYSTEM
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Name a fruit."}]
 
@@ -62,3 +70,45 @@ def test_counts_are_exact_and_a_follow_up_evaluates_only_what_it_adds(backend):
 def test_a_missing_gguf_is_a_clear_error(tmp_path):
     with pytest.raises(ModelNotFound, match="no GGUF file"):
         LlamaCppBackend(tmp_path / "nope.gguf", "nope")
+
+
+# -- sampling defaults and the answer cap (issue 12) ------------------------------------------------------------
+
+# llama-cpp-python's create_completion defaults: what the kernel called the model with before.
+RAW_DEFAULTS = {"temperature": 0.8, "top_p": 0.95, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.0}
+
+
+def kernel_first_seed() -> int:
+    """The seed llama-cpp-python draws for a fresh Llama's first unseeded call: a new kernel's first cell."""
+    import random
+
+    return random.Random(llama_cpp.LLAMA_DEFAULT_SEED).randint(0, 2**32)
+
+
+def test_hello_loops_under_the_raw_defaults_and_stops_under_ours():
+    backend = LlamaCppBackend(embedded_model_path(), "smollm2-sampling", n_ctx=2048)
+    hello = [{"role": "system", "content": DEFAULT_SYSTEM}, {"role": "user", "content": "hello"}]
+    params = CallParams(max_tokens=80, extra={"seed": kernel_first_seed()})
+
+    backend.sampling = dict(RAW_DEFAULTS)
+    before = list(backend.stream(hello, params))
+    assert before[-1].finish_reason == "length", "the case from issue 12 no longer loops: re-measure"
+    lines = [line for line in "".join(d.text for d in before).splitlines() if line.strip()]
+    assert len(lines) > 3 and len(set(lines)) == 1  # one line, over and over
+
+    backend.sampling = dict(SAMPLING)
+    after = list(backend.stream(hello, params))
+    assert after[-1].finish_reason == "stop" and after[-1].usage.completion_tokens < 40
+
+
+def test_the_default_cap_applies_when_a_call_sets_none(backend):
+    story = [{"role": "user", "content": "Write a long story about a dragon and a knight."}]
+    backend.default_max_tokens = 6
+    try:
+        last = list(backend.stream(story, CallParams()))[-1]
+    finally:
+        backend.default_max_tokens = DEFAULT_MAX_TOKENS
+    assert last.finish_reason == "length" and last.usage.completion_tokens == 6
+    described = backend.describe()
+    assert described["max_tokens"] == DEFAULT_MAX_TOKENS and described["sampling"] == SAMPLING
+    assert described["chat_template"] == "messages sent as they are"  # SmolLM2's template takes them all

@@ -127,6 +127,7 @@ class _Reply:
     delay: float | None = None
     finish_reason: str = "stop"
     bulk: bool = False
+    send_usage: bool = True
 
 
 @dataclass
@@ -251,6 +252,7 @@ class OpenAIServer:
         chunk_delay: float | None = None,
         delay: float | None = None,
         finish_reason: str = "stop",
+        send_usage: bool = True,
     ) -> str:
         """Queue the next reply and return the exact content it will deliver.
 
@@ -260,6 +262,8 @@ class OpenAIServer:
         generated as ``"w0 w1 w2 ..."``.
         ``usage``: overrides (some of) prompt_tokens / completion_tokens / total_tokens.
         ``chunk_delay`` / ``delay``: override the server-wide settings for this reply only.
+        ``send_usage=False``: report no usage at all, even when asked (as servers that ignore
+        ``stream_options.include_usage`` do).
         """
         if n_chunks is not None:
             if n_chunks < 1:
@@ -285,6 +289,7 @@ class OpenAIServer:
             delay=delay,
             finish_reason=finish_reason,
             bulk=n_chunks is not None,
+            send_usage=send_usage,
         )
         with self._lock:
             self._queue.append(reply)
@@ -669,7 +674,7 @@ class _Handler(BaseHTTPRequestHandler):
         created = int(time.time())
         model = str(body.get("model", "test"))
         opts = body.get("stream_options")
-        include_usage = isinstance(opts, dict) and bool(opts.get("include_usage"))
+        include_usage = isinstance(opts, dict) and bool(opts.get("include_usage")) and reply.send_usage
 
         def chunk(delta: dict[str, Any], finish: str | None) -> bytes:
             obj: dict[str, Any] = {
@@ -853,7 +858,7 @@ def _completion(body: dict[str, Any], reply: _Reply, cid: str) -> dict[str, Any]
                 "finish_reason": reply.finish_reason,
             }
         ],
-        "usage": _usage(body, reply),
+        "usage": _usage(body, reply) if reply.send_usage else None,
     }
 
 

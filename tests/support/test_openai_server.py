@@ -603,8 +603,8 @@ def test_stop_releases_idle_and_blocked_connections() -> None:
             assert srv.open_connections() == 2
             start = time.monotonic()
             srv.stop()
-            assert time.monotonic() - start < 2
-            deadline = time.monotonic() + 3
+            assert time.monotonic() - start < 10  # not blocked by the stuck writer
+            deadline = time.monotonic() + 15
             while srv.open_connections() and time.monotonic() < deadline:
                 time.sleep(0.02)
             assert srv.open_connections() == 0
