@@ -19,6 +19,7 @@ from .backends.registry import ModelSpec, create_backend
 from .config import Config
 from .errors import BackendFailed, CellInterrupted, PromptError, UserFacingError
 from .memory.segments import Segment
+from .memory.swap import Swap
 from .memory.tokenizers import count_messages
 from .memory.window import ContextWindow, MemoryFull
 from .redact import redact
@@ -92,6 +93,8 @@ class Runtime:
         # A saved session's memory (session.py), built from the model's tokenizer on first use: restoring at
         # start-up then loads no model. Returns None to start empty.
         self.memory_loader: Callable[[Any], ContextWindow | None] | None = None
+        # Where a new memory's swap lives: the session's rows in the store (session.py); None: a temporary file.
+        self.swap_factory: Callable[[], Swap] | None = None
         self.last_answer: Answer | None = None  # the cell a "commit" listener is told about
         self.current_cell: int | None = None  # the running cell's number, for rows the cell did not start
         self.listeners: list[Callable[[str], None]] = []  # e.g. the memory panel: called on "progress"/"commit"
@@ -174,6 +177,7 @@ class Runtime:
                 warn_at=mem.warn_at,
                 act_at=mem.act_at,
                 policy=mem.policy,
+                swap=self.swap_factory() if self.swap_factory is not None else None,
             )
             self._memory.set_system(self.system_prompt)
         return self._memory

@@ -8,8 +8,13 @@ What is written, and when:
 - each finished prompt cell, in one transaction with the memory it left behind, from the runtime's "commit"
   event: a kill during a later cell can lose only that cell;
 - any other change (a magic, the panel) after the cell or action, from post_run_cell and the runtime's events.
-Writes are incremental: the resident log is diffed against what was last written and swap reports its own
-changes, so a cell costs what it changed, not the size of the session.
+Writes are incremental: the resident log is diffed against what was last written, so a cell costs what it
+changed, not the size of the session.
+
+Swap needs no copying: the memory's swap *is* the session's swap tables in the store file (`Store.swap`, given
+to the runtime as its `swap_factory`), so paged-out pages are on disk the moment they leave the window. A crash
+between a page-out and the next save can leave a segment both resident (as last saved) and in swap; restoring
+keeps the resident one.
 
 Restoring sets the model spec, system prompt and process table at once (cheap), but the memory itself is rebuilt
 only when the runtime first needs it (`runtime.memory_loader`): building it needs the model's tokenizer, and
@@ -31,7 +36,6 @@ from typing import Any
 
 from .backends.registry import ModelSpec
 from .lease import SessionLease
-from .memory.segments import Segment
 from .memory.swap import Swap
 from .memory.window import ContextWindow
 from .runtime import Process, Runtime
@@ -74,8 +78,6 @@ class Session:
         """Forget what was written: the next save compares against nothing stored."""
         self._state_json: str | None = None
         self._resident: dict[str, tuple[int, str]] = {}  # id -> (position, JSON) as last written
-        self._swap: Swap | None = None  # the swap whose changes are tracked; another one is copied whole
-        self._swap_next = 0
         self._saved_memory: dict[str, Any] | None = None  # memory settings of a restore not yet built
         self._saved_tokenizer: dict[str, Any] | None = None
         self._saved_spec: dict[str, Any] | None = None
@@ -91,6 +93,7 @@ class Session:
             if not self.lease.take(self.key):
                 self._second_kernel()
             self._attach(self.key)
+            self.runtime.swap_factory = self.new_swap
             if self.source == "generated":
                 self.store.prune(keep=KEEP_GENERATED, prefix=GENERATED_PREFIX, protect={self.session_id or -1})
         except (sqlite3.Error, OSError, ValueError, KeyError, TypeError) as exc:
@@ -167,24 +170,55 @@ class Session:
 
     def _rebuild(self, tokenizer: Any) -> ContextWindow:
         assert self.store is not None and self.session_id is not None and self._saved_memory is not None
-        saved = self.store.segments(self.session_id)
-        swap = Swap()
-        swap.load([Segment.from_dict(data) for data in saved["swap"]])
-        swap.track_changes()
+        resident = self.store.segments(self.session_id)["resident"]
+        swap = self.store.swap(self.session_id)
+        for data in resident:
+            swap.remove(data["id"])  # paged out, then the kernel died before the log was saved: resident wins
         tok = self._saved_tokenizer or {}
         if hasattr(tokenizer, "calibrate") and tok.get("name") == getattr(tokenizer, "name", None):
             tokenizer.scale = float(tok.get("scale", tokenizer.scale))  # the estimate learnt from the provider
             tokenizer.samples = int(tok.get("samples", 0))
         runtime = self.runtime
-        memory = {**self._saved_memory, "segments": saved["resident"]}
+        memory = {**self._saved_memory, "segments": resident}
         memory["window"] = memory["window"] or runtime.window_for(runtime.spec, runtime.backend)  # 0: invalid saved
         window = ContextWindow.from_dict(memory, tokenizer, swap)
         if self._saved_spec != asdict(self.runtime.spec):  # the model was switched before the memory was used
             window.refit(window=runtime.window_for(runtime.spec, runtime.backend))
-        self._swap, self._swap_next = swap, self.store.max_position(self.session_id, "swap") + 1
         self._resident = {s.id: (i, json.dumps(s.to_dict())) for i, s in enumerate(window.segments)}
         self._saved_memory = self._saved_tokenizer = None
         return window
+
+    def new_swap(self) -> Swap:
+        """runtime.swap_factory: a new memory's swap, in this session's rows of the store (the session row is
+        created for it); a temporary file when persistence is off."""
+        with self._lock:
+            if self.store is None:
+                return Swap()
+            try:
+                return self.store.swap(self._ensure_row())
+            except sqlite3.Error as exc:
+                self._disable(f"the session store {self.path} could not be written ({exc})")
+                return Swap()
+
+    def _ensure_row(self) -> int:
+        assert self.store is not None
+        if self.session_id is None:
+            state, _ = self.capture_state()
+            self.session_id = self.store.create_session(self.key, state)
+            self._state_json = self._dump(state)
+        return self.session_id
+
+    def _adopt_swap(self, memory: ContextWindow) -> None:
+        """A memory built before this session had a row (or restored elsewhere) keeps its swap somewhere else:
+        move it into this session's rows, once."""
+        assert self.store is not None
+        swap = memory.swap
+        if self.session_id is not None and swap.stored_in(self.store.connection, self.session_id):
+            return
+        mine = self.store.swap(self._ensure_row())
+        mine.replace_all(swap.all())
+        memory.swap = mine
+        swap.close()
 
     # -- capturing and saving ----------------------------------------------------------------------------------
 
@@ -224,19 +258,15 @@ class Session:
             state, resident = self.capture_state()
             state_json = self._dump(state)
             memory = self.runtime.loaded_memory
-            swap_ops = self._swap_ops(memory.swap) if memory is not None else None
+            if memory is not None:
+                self._adopt_swap(memory)
             current = self._positions(resident) if resident is not None else None
-            if cell is None and state_json == self._state_json and not swap_ops and (
-                    current is None or current == self._resident):
+            if cell is None and state_json == self._state_json and (current is None or current == self._resident):
                 return
-            try:
-                self._write(cell, state, state_json, current, swap_ops)
-            except BaseException:
-                self._swap = None  # its change record was consumed: copy the whole swap next time
-                raise
+            self._write(cell, state, state_json, current)
 
     def _write(self, cell: CellRecord | None, state: dict[str, Any], state_json: str,
-               current: dict[str, tuple[int, str]] | None, swap_ops: dict[str, Any] | None) -> None:
+               current: dict[str, tuple[int, str]] | None) -> None:
         assert self.store is not None
         store = self.store
         with store.transaction():
@@ -251,12 +281,6 @@ class Session:
                 changed = [(sid, pos, data) for sid, (pos, data) in current.items()
                            if self._resident.get(sid) != (pos, data)]
                 store.put_segments(session_id, "resident", changed)
-            if swap_ops is not None:
-                if swap_ops["all"]:
-                    store.delete_segments(session_id, "swap")
-                store.delete_segments(session_id, "swap", swap_ops["delete"])
-                store.put_segments(session_id, "swap", swap_ops["put"])
-                store.update_segment_data(session_id, "swap", swap_ops["update"])
         self.session_id, self._state_json = session_id, state_json
         if current is not None:
             self._resident = current
@@ -271,28 +295,6 @@ class Session:
             last = old[0] if old is not None and old[0] > last else last + 1
             positions[data["id"]] = (last, json.dumps(data))
         return positions
-
-    def _swap_ops(self, swap: Swap) -> dict[str, Any] | None:
-        """What to write for swap: only its recorded changes, or everything when it is a swap not yet tracked."""
-        changes = swap.take_changes() if swap is self._swap else None
-        if changes is None:
-            swap.track_changes()
-            self._swap = swap
-            rows = [(s.id, i, json.dumps(s.to_dict())) for i, s in enumerate(swap.all())]
-            self._swap_next = len(rows)
-            return {"all": True, "delete": [], "put": rows, "update": []}
-        if not changes:
-            return None
-        ops: dict[str, Any] = {"all": False, "delete": [], "put": [], "update": []}
-        for sid, (op, data) in changes.items():
-            if op == "put":
-                ops["put"].append((sid, self._swap_next, data))
-                self._swap_next += 1
-            elif op == "update":
-                ops["update"].append((sid, data))
-            else:
-                ops["delete"].append(sid)
-        return ops
 
     @staticmethod
     def _dump(state: dict[str, Any]) -> str:

@@ -25,6 +25,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .memory.segments import Segment
+from .memory.swap import Swap
+from .memory.swap import schema as swap_schema
 from .redact import MARK, redact, secret_values
 
 STORE_ENV = "LLMOS_STORE"
@@ -110,7 +113,24 @@ def m001_initial(db: sqlite3.Connection) -> None:
         )""")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial]
+def m002_swap_on_disk(db: sqlite3.Connection) -> None:
+    """Swap pages live here, in swap tables of their own (FTS5-indexed pages), instead of in the kernel's RAM
+    with a copy in `segments`; the copies become the new tables' rows. The schema is the one of this version
+    (memory/swap.py): a later change to it needs a migration of its own."""
+    for statement in swap_schema("REFERENCES sessions(id) ON DELETE CASCADE"):
+        db.execute(statement)
+    rows = db.execute(
+        "SELECT session_id, data FROM segments WHERE place = 'swap' ORDER BY session_id, position"
+    ).fetchall()
+    by_session: dict[int, list[Segment]] = {}
+    for session_id, data in rows:
+        by_session.setdefault(int(session_id), []).append(Segment.from_dict(json.loads(data)))
+    for session_id, segments in by_session.items():
+        Swap(db=db, lock=threading.RLock(), scope=session_id).put_many(segments)
+    db.execute("DELETE FROM segments WHERE place = 'swap'")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_swap_on_disk]
 
 
 # -- records ---------------------------------------------------------------------------------------------------
@@ -235,6 +255,14 @@ class Store:
         with self._lock:
             self._db.close()
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        return self._db
+
+    def swap(self, session_id: int) -> Swap:
+        """A session's swap: its pages live in this file, written through this connection (and scrubbed)."""
+        return Swap(db=self._db, lock=self._lock, scope=session_id, scrub=self._scrub)
+
     def _secrets(self) -> list[str]:
         return secret_values(tuple(self.secret_names))
 
@@ -313,10 +341,12 @@ class Store:
         with self._lock:
             db = self._db
             counts["cells"] = db.execute("SELECT count(*) FROM cells WHERE session_id = ?", (session_id,)).fetchone()[0]
-            for place, n in db.execute(
-                "SELECT place, count(*) FROM segments WHERE session_id = ? GROUP BY place", (session_id,)
-            ):
-                counts[place] = n
+            counts["resident"] = db.execute(
+                "SELECT count(*) FROM segments WHERE session_id = ? AND place = 'resident'", (session_id,)
+            ).fetchone()[0]
+            counts["swap"] = db.execute(
+                "SELECT count(*) FROM swap_segments WHERE scope = ?", (session_id,)
+            ).fetchone()[0]
             counts["snapshots"] = db.execute(
                 "SELECT count(*) FROM snapshots WHERE session_id = ?", (session_id,)
             ).fetchone()[0]
@@ -357,15 +387,14 @@ class Store:
     # -- segments ----------------------------------------------------------------------------------------------
 
     def segments(self, session_id: int) -> dict[str, list[dict[str, Any]]]:
-        """{"resident": [...], "swap": [...]}: each place's Segment dicts in order."""
-        found: dict[str, list[dict[str, Any]]] = {"resident": [], "swap": []}
+        """{"resident": [...], "swap": [...]}: the window's log and the swap, Segment dicts in order."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT place, data FROM segments WHERE session_id = ? ORDER BY place, position", (session_id,)
+                "SELECT data FROM segments WHERE session_id = ? AND place = 'resident' ORDER BY position",
+                (session_id,),
             ).fetchall()
-        for place, data in rows:
-            found[place].append(json.loads(data))
-        return found
+            swapped = [segment.to_dict() for segment in self.swap(session_id).all()]
+        return {"resident": [json.loads(data) for (data,) in rows], "swap": swapped}
 
     def put_segments(self, session_id: int, place: str, rows: list[tuple[str, int, str]]) -> None:
         """Insert or replace (id, position, JSON data) rows of one place."""
@@ -438,8 +467,8 @@ class Store:
                 return False
             document = json.loads(row[0])
             self.save_state(session_id, document["state"])
-            for place in ("resident", "swap"):
-                self.delete_segments(session_id, place)
-                rows = [(data["id"], i, json.dumps(data)) for i, data in enumerate(document.get(place, []))]
-                self.put_segments(session_id, place, rows)
+            self.delete_segments(session_id, "resident")
+            rows = [(data["id"], i, json.dumps(data)) for i, data in enumerate(document.get("resident", []))]
+            self.put_segments(session_id, "resident", rows)
+            self.swap(session_id).replace_all([Segment.from_dict(data) for data in document.get("swap", [])])
         return True

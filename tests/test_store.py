@@ -14,7 +14,7 @@ import pytest
 
 from llmos_kernel import store as store_module
 from llmos_kernel.backends.registry import ModelSpec
-from llmos_kernel.memory import Kind, MemoryFull, NothingToUndo
+from llmos_kernel.memory import Kind, MemoryFull, NothingToUndo, Segment
 from llmos_kernel.runtime import Runtime
 from llmos_kernel.session import Session
 from llmos_kernel.store import MIGRATIONS, CellRecord, Store, scrub, secret_values, store_path
@@ -133,18 +133,65 @@ def test_snapshots_copy_and_restore_state_and_segments(tmp_path):
     store = Store(tmp_path / "store.db")
     sid = store.create_session("k", {"v": 1})
     store.put_segments(sid, "resident", [("a", 0, '{"id": "a"}'), ("b", 1, '{"id": "b"}')])
-    store.put_segments(sid, "swap", [("c", 0, '{"id": "c"}')])
+    swapped = Segment(Kind.HISTORY, "the swapped turn about zebras", "ok", id="c")
+    store.swap(sid).put(swapped)
     assert store.save_snapshot(sid, "one") is False
     store.save_state(sid, {"v": 2})
     store.delete_segments(sid, "resident", ["a"])
-    store.delete_segments(sid, "swap")
+    store.swap(sid).remove("c")
     assert store.save_snapshot(sid, "two") is False
     assert store.save_snapshot(sid, "two") is True  # same name again: replaced
     assert store.restore_snapshot(sid, "one") is True
     assert store.find_session("k") == (sid, {"v": 1})
-    assert store.segments(sid) == {"resident": [{"id": "a"}, {"id": "b"}], "swap": [{"id": "c"}]}
+    assert store.segments(sid) == {"resident": [{"id": "a"}, {"id": "b"}], "swap": [swapped.to_dict()]}
+    assert [s.id for s in store.swap(sid).search("zebras")] == ["c"]  # restored pages are indexed again
     assert store.restore_snapshot(sid, "missing") is False
     assert [name for name, _ in store.snapshots(sid)] == ["one", "two"]
+
+
+def test_swap_lives_in_the_store_file_and_goes_with_its_session(tmp_path):
+    path = tmp_path / "store.db"
+    store = Store(path)
+    sid, other = store.create_session("k", {}), store.create_session("other", {})
+    store.swap(sid).put_many([Segment(Kind.HISTORY, f"turn {i} about zebras", "ok") for i in range(3)])
+    store.swap(other).put(Segment(Kind.HISTORY, "another session's zebras", "ok"))
+    with contextlib.closing(sqlite3.connect(path)) as db:  # on disk, for any reader of the file
+        assert db.execute("SELECT count(*) FROM swap_segments WHERE scope = ?", (sid,)).fetchone()[0] == 3
+    assert len(store.swap(sid).search("zebras", 10)) == 3 and len(store.swap(other)) == 1
+    assert store.counts(sid)["swap"] == 3
+    with store.transaction() as db:
+        db.execute("DELETE FROM sessions WHERE id = ?", (sid,))
+    with contextlib.closing(sqlite3.connect(path)) as db:  # its pages and their index rows went with it
+        assert db.execute("SELECT count(*) FROM swap_segments").fetchone()[0] == 1
+        pages = db.execute("SELECT count(*) FROM swap_pages").fetchone()[0]
+        assert pages == 2 == db.execute("SELECT count(*) FROM swap_fts").fetchone()[0]  # "User: …", "Assistant: …"
+    assert [s.text for s in store.swap(other).search("zebras")] == ["another session's zebras"]
+
+
+def test_secrets_never_reach_the_swap_rows(tmp_path, monkeypatch):
+    monkeypatch.setenv("UNIT_API_KEY", "sk-unit-very-secret-1234")
+    store = Store(tmp_path / "store.db")
+    sid = store.create_session("k", {})
+    store.swap(sid).put(Segment(Kind.HISTORY, "my key is sk-unit-very-secret-1234", "noted"))
+    raw = (tmp_path / "store.db").read_bytes() + (tmp_path / "store.db-wal").read_bytes()
+    assert b"sk-unit-very-secret-1234" not in raw and store.swap(sid).search("redacted")
+
+
+def test_migration_moves_an_old_files_swap_rows_into_the_page_index(tmp_path, monkeypatch):
+    path = tmp_path / "store.db"
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS[:1])
+    old = Store(path)
+    sid = old.create_session("k", {})
+    turn = Segment(Kind.HISTORY, "an old swapped turn about zebras", "ok")
+    old.put_segments(sid, "swap", [(turn.id, 0, json.dumps(turn.to_dict()))])
+    old.close()
+    monkeypatch.undo()
+    store = Store(path)
+    assert store.migrations()[-1] == "m002_swap_on_disk"
+    assert store.segments(sid)["swap"] == [turn.to_dict()]
+    assert [s.id for s in store.swap(sid).search("zebras")] == [turn.id]
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT count(*) FROM segments WHERE place = 'swap'").fetchone()[0] == 0
 
 
 # -- secrets and location --------------------------------------------------------------------------------------
@@ -231,6 +278,7 @@ def test_incremental_saves_rebuild_the_same_memory(tmp_path):
             same_memory(runtime, reopened(path, key))
             saw["reopen"] += 1
     assert saw["swap"] > 3 and saw["reopen"] == 4  # the run exercised paging and checked itself
+    session.save()  # the last check planned a request: its page-fault counters are memory state too
     restored = reopened(path, key)
     same_memory(runtime, restored)
     assert restored.system_prompt == "You are terse." and restored.spec == runtime.spec
@@ -249,9 +297,10 @@ def test_saves_write_only_what_changed(tmp_path):
     seen: list[str] = []
     assert session.store is not None
     session.store._db.set_trace_callback(seen.append)
-    session.save()  # one segment left the window for swap: two rows, not twenty
-    writes = [s for s in seen if s.startswith(("INSERT", "UPDATE", "DELETE"))]
-    assert len(writes) == 2, writes
+    session.save()  # one segment left the window (for swap, written as it left): one row, not twenty,
+    writes = [s for s in seen if s.startswith(("INSERT", "UPDATE", "DELETE"))]  # and the eviction counters
+    assert len(writes) == 2 and writes[0].startswith("UPDATE sessions"), writes
+    assert writes[1].startswith("DELETE FROM segments"), writes
     seen.clear()
     session.save()  # nothing changed: nothing written, not even a transaction
     assert seen == []

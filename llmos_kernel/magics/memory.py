@@ -33,7 +33,7 @@ class MemoryMagics(Magics):
     @argument("--panel", action="store_true", help="the live widget panel")
     @line_magic
     def memory(self, line: str) -> None:
-        """%memory [--json] [--panel] - the memory map: tokens by kind, % used, free, reserved, one line a segment"""
+        """%memory [--json] [--panel] - the memory map: tokens by kind, % used, free, reserved, one line a segment, paging counts"""
         args = parse(MemoryMagics.memory, line)
         if args.panel:
             if self.show_panel is None:
@@ -121,18 +121,21 @@ class MemoryMagics(Magics):
 
     @magic_arguments()
     @argument("query", nargs="*", help="words to search the swap for")
-    @argument("--auto", choices=("on", "off"), help="page in the best matches for every new prompt")
-    @argument("--budget", type=int, help="token budget for recalled segments")
-    @argument("--limit", type=int, default=3, help="how many segments at most")
+    @argument("--auto", choices=("on", "off"), help="page in what each new prompt needs (evicting colder content)")
+    @argument("--budget", type=int, help="token budget of a recall (with --auto: per prompt)")
+    @argument("--limit", type=int, default=3, help="how many swapped segments to recall pages of, at most")
     @line_magic
     def recall(self, line: str) -> None:
-        """%recall QUERY [--limit N] | --auto on|off [--budget N] - page the best swap matches back into the window"""
+        """%recall QUERY [--limit N] [--budget N] | --auto on|off [--budget N] - page the best-matching swapped pages back in"""
         args = parse(self.recall, line)
         memory = self.runtime.memory
+        if args.budget is not None and args.budget <= 0:
+            raise UserFacingError("--budget must be a positive number of tokens")
         if args.auto:
             memory.auto_recall = args.auto == "on"
             if args.budget:
                 memory.auto_recall_budget = args.budget
+            self.runtime._notify("memory")
             print(f"auto recall {args.auto} (budget {memory.auto_recall_budget:,} tokens)")
             return
         query = " ".join(args.query)
@@ -143,7 +146,9 @@ class MemoryMagics(Magics):
         if not found:
             print(f"nothing in swap matches {query!r}")
         for segment in found:
-            print(f"recalled {segment.id} (cell {segment.execution_count or '-'}, {memory.tokens_of(segment):,} tokens)")
+            pages = "all pages" if not segment.is_excerpt else "pages " + ", ".join(str(p + 1) for p in segment.pages)
+            print(f"recalled {segment.id}: {pages} of {segment.page_count} from cell {segment.execution_count or '-'}"
+                  f" [{segment.source}] ({memory.tokens_of(segment):,} tokens; matched {', '.join(segment.match)})")
 
     @magic_arguments()
     @argument("name", nargs="?", choices=("lru", "compact", "strict"), help="the policy")
@@ -185,16 +190,18 @@ class MemoryMagics(Magics):
         print(f"reserved for output: {memory.reserved_output:,} tokens (usable {memory.usable:,})")
 
     @magic_arguments()
-    @argument("--json", action="store_true", help="the exact messages as JSON")
+    @argument("--json", action="store_true", help="the exact messages as JSON, and the last recall decision")
     @line_magic
     def context(self, line: str) -> None:
-        """%context [--json] - show exactly the messages the next prompt would send"""
+        """%context [--json] - show exactly the messages the next prompt would send (and what the last recall did)"""
         args = parse(self.context, line)
         plan = self.runtime.memory.plan("", apply_policy=False)
         messages = plan.messages[:-1] if plan.messages and plan.messages[-1]["content"] == "" else plan.messages
         if args.json:
+            # The page fault of the last prompt: what came back (and the words that matched), what went for it.
+            paging = self.runtime.memory.pager.last
             payload = {"model": self.runtime.spec.name, "tokens": plan.used, "window": plan.window,
-                       "usable": plan.usable, "exact": plan.exact, "messages": messages}
+                       "usable": plan.usable, "exact": plan.exact, "messages": messages, "paging": paging}
             print(json.dumps(payload, indent=1, ensure_ascii=False))
             return
         for m in messages:

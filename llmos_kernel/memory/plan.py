@@ -66,6 +66,8 @@ class Plan:
     exact: bool
     tokenizer: str
     policy: str = ""
+    # The page fault served for this prompt: what was recalled and why, what was evicted for it (faults.py).
+    paging: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         by_kind: dict[str, int] = {}
@@ -88,6 +90,7 @@ class Plan:
             "exact": self.exact,
             "tokenizer": self.tokenizer,
             "policy": self.policy,
+            "paging": self.paging,
         }
 
 

@@ -16,7 +16,6 @@ from .state import UndoEntry, WindowState
 from .tokenizers import cache_key, raw_counter, scale_of
 
 Summarizer = Callable[[list[Segment], str | None], str]
-AUTO_RECALL_LIMIT = 3
 
 
 class _Layout:
@@ -74,15 +73,20 @@ class Planner(WindowState):
             prompt_segment = Segment(Kind.PROMPT, prompt, id="prompt")
             prompt_raw = self._raw(prompt_segment)
             actions: list[str] = []
-            if apply_policy and self.auto_recall:
-                actions += self._auto_recall(prompt, prompt_raw)
             acted = False
+            if apply_policy:
+                self.paging.begin_cell()
+                self.pager.last = None
             if apply_policy and self._over(prompt_raw, self.act_at * self.usable):
                 if self._scaled(self._floor_raw(prompt_raw)) > self.usable:
                     raise self._memory_full(prompt_raw)  # hopeless: fail before moving anything
                 moved, _ = self._apply_policy(prompt_raw, summarize)
                 actions += moved
                 acted = bool(moved)
+            if apply_policy and self.auto_recall:
+                # After the policy step: a recall evicts (only what it needs) to stay below the action
+                # threshold, so it never sets off a policy step of its own.
+                actions += self.pager.fault(prompt, prompt_raw)
             used = self._scaled(self._raw_used(prompt_raw))
             if used > self.usable:
                 raise self._memory_full(prompt_raw)
@@ -108,6 +112,7 @@ class Planner(WindowState):
                 exact=bool(self.tokenizer.exact),
                 tokenizer=self.tokenizer.name,
                 policy=self.policy,
+                paging=self.pager.last if apply_policy else None,
             )
             if apply_policy:
                 self.cache_prefix_tokens = cache_prefix
@@ -232,18 +237,6 @@ class Planner(WindowState):
             # A failing summarizer (its model is down, say) must not fail the cell: page out instead.
             return [f"compaction failed ({error}); paged out instead"]
         return report.actions if report.summary_id else []
-
-    def _auto_recall(self, prompt: str, prompt_raw: int) -> list[str]:
-        if not len(self.swap):
-            return []
-        # Recall only into the room below the warning threshold: a recall must never trigger a policy step
-        # now, and the room between warning and action is kept for the cells that follow.
-        room = int(self.warn_at * self.usable) - self._scaled(self._raw_used(prompt_raw))
-        recalled = self._recall(prompt, min(self.auto_recall_budget, room), AUTO_RECALL_LIMIT)
-        if not recalled:
-            return []
-        tokens = sum(self.tokens_of(segment) for segment in recalled)
-        return [policies.describe_move("recalled", recalled, tokens, "from swap")]
 
     def compact(
         self,

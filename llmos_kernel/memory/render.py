@@ -25,6 +25,12 @@ def _segment_row(window: ContextWindow, segment: Segment, state: str) -> dict[st
         "state": state,
         "interrupted": segment.interrupted,
         "preview": segment.preview(),
+        "origin": segment.origin,
+        # A recalled copy: the swapped segment it holds pages of, which pages, and the words that matched.
+        "source": segment.source,
+        "pages": list(segment.pages),
+        "page_count": segment.page_count,
+        "match": list(segment.match),
     }
 
 
@@ -63,6 +69,8 @@ def snapshot(window: ContextWindow) -> dict[str, Any]:
         "regions": [region.to_json() for region in regions],
         "segments": rows,
         "can_undo": window.can_undo,
+        "auto_recall": window.auto_recall,
+        "paging": {**window.paging.to_json(), "last_recall": window.pager.last},
     }
 
 
@@ -100,15 +108,50 @@ def render_map(view: Plan | dict[str, Any]) -> str:
         cell_text = f"[{cell}]" if cell is not None else "-"
         pin = " * " if row.get("pinned") else "   "
         preview = row.get("preview") or row.get("label") or ""
+        if row.get("source"):
+            preview = f"(pages {_pages(row)} of {row.get('source')}) {preview}"
         if row.get("interrupted"):
             preview = "(interrupted) " + preview
         lines.append(
             f"  {row['id']:<8} {cell_text:<6} {row['kind']:<9} {int(row['tokens']):>9,}  {pin}  "
             f"{row.get('state', 'resident'):<9} {preview}"
         )
+    lines += _paging_lines(data.get("paging"))
     for action in data.get("actions", []):
         lines.append(f"! {action}")
     return "\n".join(lines)
+
+
+def _paging_lines(paging: dict[str, Any] | None) -> list[str]:
+    """Page-fault telemetry: totals, then the cells that recalled or evicted pages (the latest few)."""
+    if not paging:
+        return []
+    lines = [
+        "",
+        f"paging: {paging['faults']:,} recalls · {paging['pages_recalled']:,} pages recalled"
+        f" ({paging['tokens_recalled']:,} tokens) · {paging['pages_evicted']:,} pages evicted"
+        f" · {paging['thrashing']:,} thrashing (evicted and recalled within {paging['thrash_window_cells']} cells)",
+    ]
+    for row in paging.get("per_cell", [])[-5:]:
+        cell = f"[{row['execution_count']}]" if row.get("execution_count") is not None else f"#{row['cell']}"
+        thrash = f", {row['thrashing']} thrashing" if row["thrashing"] else ""
+        lines.append(f"  cell {cell:<6} recalled {row['pages_recalled']:>3} pages, evicted {row['pages_evicted']:>3}"
+                     f"{thrash}")
+    last = paging.get("last_recall") or {}
+    for item in last.get("recalled", []):
+        words = sorted({term for match in item.get("match", []) for term in match.get("match", [])})
+        pages = ", ".join(str(page + 1) for page in item["pages"])
+        lines.append(f"  last recall: {item['id']} ← cell {item.get('cell') or '-'} [{item['source']}] pages {pages}"
+                     f" of {item['page_count']} (matched {', '.join(words) or '-'})")
+    for item in last.get("evicted", []):
+        lines.append(f"  evicted for it: {item['id']} ({item['kind']}, {item['tokens']:,} tokens, {item['how']})")
+    return lines
+
+
+def _pages(row: dict[str, Any]) -> str:
+    held = row.get("pages") or []
+    total = row.get("page_count") or len(held)
+    return "all" if len(held) >= total else ", ".join(str(page + 1) for page in held) + f"/{total}"
 
 
 def _rows_from_regions(regions: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -50,6 +50,12 @@ class Segment:
     tokens: dict[str, int] = field(default_factory=dict)
     # The kind a RECALLED segment had before it was paged out ("history", "summary", ...); empty otherwise.
     origin: str = ""
+    # A RECALLED copy of pages of a swapped segment: the swapped segment's id (it stays in swap, so dropping
+    # the copy loses nothing), the pages it holds, how many the source has, and the words that matched.
+    source: str = ""
+    pages: list[int] = field(default_factory=list)
+    page_count: int = 0
+    match: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.kind = Kind(self.kind)
@@ -81,15 +87,24 @@ class Segment:
         if self.kind is Kind.SUMMARY:
             return "[Summary of earlier conversation]"
         if self.kind is Kind.RECALLED:
+            if self.is_excerpt:
+                held = ", ".join(str(page + 1) for page in self.pages)
+                where = f"{self.where()} [{self.source}]"
+                return f"[Recalled from swap: {where}, excerpt: pages {held} of {self.page_count}]"
             return f"[Recalled from swap: {self.where()}]"
         if self.kind is Kind.TOOL:
             return f"[Tool result: {self.label}]" if self.label else "[Tool result]"
         return ""
 
+    @property
+    def is_excerpt(self) -> bool:
+        """A recalled copy holding only some pages of its source."""
+        return bool(self.source) and 0 < len(self.pages) < self.page_count
+
     def body(self) -> str:
         # A recalled turn is folded into one message: replaying it as a user/assistant pair out of order
-        # would misrepresent when it happened.
-        if self.kind is Kind.RECALLED and self.origin == Kind.HISTORY.value:
+        # would misrepresent when it happened. A page copy's text is already that transcript, cut.
+        if self.kind is Kind.RECALLED and self.origin == Kind.HISTORY.value and not self.source:
             return f"User: {self.text}\n\nAssistant: {self.answer_text()}"
         return self.text
 
@@ -126,6 +141,10 @@ class Segment:
             "last_used": self.last_used,
             "tokens": dict(self.tokens),
             "origin": self.origin,
+            "source": self.source,
+            "pages": list(self.pages),
+            "page_count": self.page_count,
+            "match": list(self.match),
         }
 
     @classmethod
@@ -144,4 +163,8 @@ class Segment:
             last_used=float(data.get("last_used", -1.0)),
             tokens={str(k): int(v) for k, v in (data.get("tokens") or {}).items()},
             origin=data.get("origin", ""),
+            source=str(data.get("source") or ""),
+            pages=[int(page) for page in data.get("pages") or []],
+            page_count=int(data.get("page_count") or 0),
+            match=[str(term) for term in data.get("match") or []],
         )

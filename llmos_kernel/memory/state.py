@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from . import policies
+from .faults import Pager
+from .pages import page_text, split_pages
+from .recall import RecallOptions
 from .segments import Kind, Segment, new_segment_id
 from .swap import Swap
+from .telemetry import PagingStats
 from .tokenizers import Tokenizer, cache_key, raw_counter, scale_of
 
 _UNDO_DEPTH = 32
@@ -29,6 +32,7 @@ class UndoEntry:
     order: list[str]
     moved_out: list[str] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
+    dropped: list[Segment] = field(default_factory=list)  # recalled copies let go: their source is in swap
 
 
 class WindowState:
@@ -54,8 +58,12 @@ class WindowState:
         self.act_at = act_at
         self.policy = policy
         self.swap = swap if swap is not None else Swap()
-        self.auto_recall = False
+        self.auto_recall = True
         self.auto_recall_budget = 1024
+        self.recall_options = RecallOptions()
+        self.protect_newest = 2  # history turns a recall never evicts
+        self.paging = PagingStats()
+        self.pager = Pager(self)
         # LRU frees down to this fraction of usable in one step, so the prefix survives many cells after it.
         self.evict_to = 0.5
         self._lock = threading.RLock()
@@ -63,6 +71,7 @@ class WindowState:
         self._log: list[Segment] = []
         self._ids: dict[str, Segment] = {}
         self._cells: dict[str, dict[str, Segment]] = {}  # cell_id -> resident segments: re-runs skip a scan
+        self._copies: dict[str, Segment] = {}  # swapped segment id -> its resident recalled copy
         self._total = 0  # raw tokens of the resident log under the current tokenizer
         self._undo: list[UndoEntry] = []
         # Set whenever the log changes other than by appending: the planner then rebuilds its layout cache.
@@ -159,6 +168,8 @@ class WindowState:
         while self._id_taken(segment):
             segment.id = new_segment_id()  # a random id collided: ids must name exactly one segment
         self._ids[segment.id] = segment
+        if segment.source:
+            self._copies[segment.source] = segment
         if segment.cell_id is not None:
             self._cells.setdefault(segment.cell_id, {})[segment.id] = segment
         self._total += self._raw(segment)
@@ -180,7 +191,7 @@ class WindowState:
         self._layout_dirty = True
 
     def _replace_log(self, segments: list[Segment]) -> None:
-        self._log, self._ids, self._cells, self._total = [], {}, {}, 0
+        self._log, self._ids, self._cells, self._copies, self._total = [], {}, {}, {}, 0
         for segment in segments:
             self._append(segment)
         self._layout_dirty = True
@@ -192,6 +203,8 @@ class WindowState:
         for segment_id in ids:
             segment = self._ids.pop(segment_id)
             self._total -= self._raw(segment)
+            if segment.source and self._copies.get(segment.source) is segment:
+                del self._copies[segment.source]
             if segment.cell_id is not None:
                 cell = self._cells[segment.cell_id]
                 del cell[segment_id]
@@ -203,43 +216,24 @@ class WindowState:
     def _resident_of_cell(self, cell_id: str) -> list[Segment]:
         return list(self._cells.get(cell_id, {}).values())
 
-    def _page_out(self, segments: list[Segment], entry: UndoEntry) -> None:
-        self.swap.put_many(segments)  # written to swap before they leave the window: nothing is ever lost
-        entry.moved_out += [segment.id for segment in segments]
+    def _page_out(self, segments: list[Segment], entry: UndoEntry, by_user: bool = False) -> None:
+        """Move segments out of the window. A recalled copy whose source is still in swap is only let go (a
+        clean page); anything else is written to swap first, so nothing is ever lost."""
+        clean = [s for s in segments if s.source and s.source in self.swap]
+        clean_ids = {s.id for s in clean}
+        dirty = [s for s in segments if s.id not in clean_ids]
+        self.swap.put_many(dirty)
+        entry.moved_out += [segment.id for segment in dirty]
+        entry.dropped += clean
         self._remove(segments)
+        pages = [(s.source, page) for s in clean for page in s.pages]
+        pages += [(s.id, page) for s in dirty for page in range(len(split_pages(page_text(s), self.swap.page_chars)))]
+        self.paging.evicted(pages, by_user)
 
-    # -- recall ----------------------------------------------------------------------------------------
-
-    def _recall(self, query: str, budget: int, limit: int) -> list[Segment]:
-        """Move the best swap matches that fit in `budget` to the end of the log as RECALLED segments."""
-        if budget <= 0 or limit <= 0:
-            return []
-        recalled: list[Segment] = []
-        spent = 0
-        for segment in self.swap.search(query, limit=limit * 4):
-            if len(recalled) >= limit:
-                break
-            cost = self._scaled(self._recalled_raw(segment))
-            if spent + cost > budget:
-                continue
-            self.swap.remove(segment.id)
-            as_recalled(segment, cache_key(self.tokenizer))
-            segment.last_used = time.time()
-            self._append(segment)
-            recalled.append(segment)
-            spent += cost
-        return recalled
-
-    def _recalled_raw(self, segment: Segment) -> int:
-        """Raw tokens a swapped segment will cost once recalled; cached in swap so a miss is not recounted."""
-        already = segment.kind is Kind.RECALLED
-        key = cache_key(self.tokenizer) + ("" if already else RECALLED_SUFFIX)
-        if key not in segment.tokens:
-            probe = segment if already else Segment.from_dict(segment.to_dict())
-            as_recalled(probe, "")
-            segment.tokens[key] = self._raw(probe)
-            self.swap.update_tokens(segment)
-        return segment.tokens[key]
+    def _drop_copy(self, source_id: str) -> None:
+        copy = self._copies.get(source_id)
+        if copy is not None:
+            self._remove([copy])
 
     # -- undo ------------------------------------------------------------------------------------------
 
@@ -247,19 +241,6 @@ class WindowState:
         return UndoEntry(description, order=[segment.id for segment in self._log])
 
     def _push_undo(self, entry: UndoEntry) -> None:
-        if entry.moved_out or entry.added:
+        if entry.moved_out or entry.added or entry.dropped:
             self._undo.append(entry)
             del self._undo[:-_UNDO_DEPTH]
-
-
-RECALLED_SUFFIX = "|recalled"
-
-
-def as_recalled(segment: Segment, key: str) -> None:
-    """Turn a swapped segment into a RECALLED one; its messages change, so its counts are re-keyed."""
-    if segment.kind is Kind.RECALLED:
-        return
-    recalled_tokens = segment.tokens.get(key + RECALLED_SUFFIX) if key else None
-    segment.origin = segment.kind.value
-    segment.kind = Kind.RECALLED
-    segment.tokens = {key: recalled_tokens} if recalled_tokens is not None else {}

@@ -1,7 +1,13 @@
-"""Swap: where segments paged out of the context window go, searchable by full text.
+"""Swap: where segments paged out of the context window go, on disk, searchable page by page.
 
-Stdlib sqlite3 with an FTS5 index. Each segment is stored whole as JSON (so nothing evicted is ever lost,
-including its token-count cache) next to an FTS row holding its searchable text.
+Stdlib sqlite3 with an FTS5 index (porter stemming). Each segment is stored whole as JSON, so nothing evicted
+is ever lost (its token-count cache included), and is cut into pages (pages.py) that the index holds one row
+each, so a recall can find and bring back the relevant paragraph of a long turn.
+
+Swap lives in a database file, never in RAM: the session store's own file when the kernel has one (one
+`scope` per session, so the store's foreign keys delete a session's swap with it), else a private temporary
+file that SQLite deletes on close. SQLite keeps a bounded page cache of it in memory, so paging out does free
+memory, however long the session.
 """
 
 from __future__ import annotations
@@ -11,45 +17,78 @@ import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
+from .pages import PAGE_CHARS, Page, page_text, split_pages
 from .segments import Segment
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS swap_segments (
-    rowid INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    kind TEXT NOT NULL,
-    cell_id TEXT,
-    execution_count INTEGER,
-    label TEXT NOT NULL DEFAULT '',
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS swap_segments_cell ON swap_segments(cell_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS swap_fts USING fts5(
-    label, text, answer, tokenize = 'porter unicode61 remove_diacritics 2'
-);
-"""
-# Weights for bm25 over (label, text, answer): a match in a file name or model label says more.
-_BM25 = "bm25(swap_fts, 4.0, 1.0, 1.0)"
+# Weights for bm25 over (scope, label, text): a match in a file name or a label says more.
+_BM25 = "bm25(swap_fts, 0.0, 4.0, 1.0)"
 _MAX_QUERY_TERMS = 32
 _TERM = re.compile(r"\w+")
 # Dropped from a query when it has other words: a prompt-driven recall should not match on "the".
 _STOPWORD_TEXT = (
     "a an and are as at be but by do does for from how i in is it me my"
     " of on or so that the this to was we what when where which who why will with you your"
+    # Function words that questions are full of and facts rarely hinge on (auto-recall weighs every word).
+    " about after all also am any been before being can could did doing had has have he her him his into"
+    " its just more most no not now only our out over please she should some such tell than their them then"
+    " there these they those too us very were would"
 )
-_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+
+def schema(scope_reference: str = "") -> list[str]:
+    """The swap tables, one statement each (a migration runs them inside its own transaction, which
+    executescript would commit). The session store passes `REFERENCES sessions(id) ON DELETE CASCADE`."""
+    return [
+        f"""CREATE TABLE IF NOT EXISTS swap_segments (
+            rowid INTEGER PRIMARY KEY,
+            scope INTEGER NOT NULL {scope_reference},
+            id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            cell_id TEXT,
+            execution_count INTEGER,
+            label TEXT NOT NULL DEFAULT '',
+            created REAL NOT NULL,
+            pages INTEGER NOT NULL,
+            data TEXT NOT NULL,                 -- Segment.to_dict() as JSON: the whole segment, never lost
+            UNIQUE (scope, id)
+        )""",
+        "CREATE INDEX IF NOT EXISTS swap_segments_cell ON swap_segments(scope, cell_id)",
+        """CREATE TABLE IF NOT EXISTS swap_pages (
+            rowid INTEGER PRIMARY KEY,
+            segment INTEGER NOT NULL REFERENCES swap_segments(rowid) ON DELETE CASCADE,
+            page INTEGER NOT NULL,
+            start INTEGER NOT NULL,             -- a span of pages.page_text(segment)
+            stop INTEGER NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS swap_pages_segment ON swap_pages(segment)",
+        """CREATE VIRTUAL TABLE IF NOT EXISTS swap_fts USING fts5(
+            scope UNINDEXED, label, text, tokenize = 'porter unicode61 remove_diacritics 2'
+        )""",
+        # A page's index row goes with it, also when a deleted session's rows cascade.
+        """CREATE TRIGGER IF NOT EXISTS swap_pages_deleted AFTER DELETE ON swap_pages BEGIN
+            DELETE FROM swap_fts WHERE rowid = old.rowid;
+        END""",
+    ]
+
+
+def query_terms(text: str) -> list[str]:
+    """The distinct words of `text`, lower-cased, in order; stopwords dropped unless nothing else is left.
+
+    Only \\w runs survive, so quotes, operators, NUL and lone surrogates can never reach the FTS parser.
+    """
+    seen = list(dict.fromkeys(match.group(0).lower() for match in _TERM.finditer(_searchable(text))))
+    # A lone letter is a possessive's "s" or an initial: it matches everything and means nothing.
+    content = [term for term in seen if term not in STOPWORDS and (len(term) > 1 or term.isdigit())]
+    return (content or seen)[:_MAX_QUERY_TERMS]
 
 
 def fts_query(text: str) -> str:
-    """Turn arbitrary user text into a safe FTS5 query: each word quoted, all ORed; '' when no words.
-
-    Only \\w runs survive, so quotes, operators, NUL and lone surrogates can never reach the FTS parser.
-    Stopwords are dropped unless the query has nothing else.
-    """
-    seen = list(dict.fromkeys(match.group(0).lower() for match in _TERM.finditer(text)))
-    content = [term for term in seen if term not in _STOPWORDS] or seen
-    return " OR ".join(f'"{term}"' for term in content[:_MAX_QUERY_TERMS])
+    """Turn arbitrary user text into a safe FTS5 query: each word quoted, all ORed; '' when no words."""
+    return " OR ".join(f'"{term}"' for term in query_terms(text))
 
 
 def _searchable(text: str) -> str:
@@ -58,48 +97,54 @@ def _searchable(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", " ")
 
 
+@dataclass(frozen=True)
+class PageRow:
+    """One indexed page, as search hands it out."""
+
+    rowid: int
+    segment_id: str
+    index: int
+    page_count: int
+    text: str
+    created: float
+    execution_count: int | None
+    cell_id: str | None
+
+
 class Swap:
-    """A store of paged-out segments. Thread-safe; WAL when on a file."""
+    """A store of paged-out segments. Thread-safe.
 
-    def __init__(self, path: str = ":memory:") -> None:
+    `Swap()` is a private temporary file; `Swap(path)` a database file of its own (WAL); `Swap(db=..., lock=...,
+    scope=N)` a view of the swap tables in someone else's connection (the session store's), sharing its lock.
+    """
+
+    def __init__(
+        self,
+        path: str = "",
+        *,
+        db: sqlite3.Connection | None = None,
+        lock: Any = None,
+        scope: int = 0,
+        page_chars: int = PAGE_CHARS,
+        scrub: Callable[[str], str] | None = None,
+    ) -> None:
         self.path = path
-        self._lock = threading.RLock()
-        # check_same_thread=False: the kernel calls from its shell thread and from comm/widget handlers.
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        if path != ":memory:" and not path.startswith("file::memory:"):
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        # id -> ("put" | "update" | "delete", JSON or None) since the last take_changes(); None: not tracking.
-        self._changes: dict[str, tuple[str, str | None]] | None = None
-        self._changes_lost = False
-
-    # -- change tracking: lets a persister (the session store) copy only what changed since its last write --
-
-    def track_changes(self) -> None:
-        """Start recording writes; take_changes() returns them."""
-        with self._lock:
-            self._changes, self._changes_lost = {}, False
-
-    def take_changes(self) -> dict[str, tuple[str, str | None]] | None:
-        """Writes since the last call, in order: id -> ("put", JSON) (stored anew, so it is now the newest),
-        ("update", JSON) (same place in the order) or ("delete", None).
-
-        None when not tracking or when a failed transaction made the record unreliable: copy the whole swap.
-        """
-        with self._lock:
-            if self._changes is None or self._changes_lost:
-                return None
-            changes, self._changes = self._changes, {}
-            return changes
-
-    def _note(self, segment_id: str, op: str, data: str | None) -> None:
-        if self._changes is None:
-            return
-        previous = self._changes.pop(segment_id, None)
-        if op == "update" and previous is not None and previous[0] == "put":
-            op = "put"  # still new since the last take: it needs its position, not only its data
-        self._changes[segment_id] = (op, data)
+        self.scope = scope
+        # Applied to what is written (the session store passes its secret scrubber: nothing key-like on disk).
+        self.scrub = scrub
+        self.page_chars = page_chars
+        self._lock = lock if lock is not None else threading.RLock()
+        self._owned = db is None
+        if db is None:
+            # check_same_thread=False: the kernel calls from its shell thread and from comm/widget handlers.
+            db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            if path not in ("", ":memory:") and not path.startswith("file::memory:"):
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            for statement in schema():
+                db.execute(statement)
+        self._db = db
 
     # -- writing ---------------------------------------------------------------------------------------
 
@@ -113,40 +158,48 @@ class Swap:
             for segment in segments:
                 self._put(segment)
 
-    def load(self, segments: list[Segment]) -> None:
-        """Fill a swap from saved segments (in their order) without recording the writes as changes."""
-        with self._lock:
-            tracking, self._changes = self._changes, None
-            try:
-                self.put_many(segments)
-            finally:
-                self._changes = tracking
+    def replace_all(self, segments: list[Segment]) -> None:
+        """Make this scope hold exactly `segments`, in their order (a restored snapshot, an adopted swap)."""
+        with self._lock, self._transaction():
+            self._db.execute("DELETE FROM swap_segments WHERE scope = ?", (self.scope,))
+            for segment in segments:
+                self._put(segment)
 
     def _put(self, segment: Segment) -> None:
         data = json.dumps(segment.to_dict())  # ensure_ascii: lone surrogates survive as \\udxxx escapes
+        if self.scrub is not None:
+            scrubbed = self.scrub(data)
+            if scrubbed != data:  # pages are cut from what is stored, so they quote it exactly
+                data, segment = scrubbed, Segment.from_dict(json.loads(scrubbed))
         self._delete(segment.id)
+        text = page_text(segment)
+        pages = split_pages(text, self.page_chars) or [Page(0, 0, 0)]
         cursor = self._db.execute(
-            "INSERT INTO swap_segments (id, kind, cell_id, execution_count, label, data)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO swap_segments (scope, id, kind, cell_id, execution_count, label, created, pages, data)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
+                self.scope,
                 _searchable(segment.id),
                 segment.kind.value,
                 None if segment.cell_id is None else _searchable(segment.cell_id),
                 segment.execution_count,
                 _searchable(segment.label),
+                segment.created,
+                len(pages),
                 data,
             ),
         )
-        self._db.execute(
-            "INSERT INTO swap_fts (rowid, label, text, answer) VALUES (?, ?, ?, ?)",
-            (
-                cursor.lastrowid,
-                _searchable(segment.label),
-                _searchable(segment.text),
-                _searchable(segment.answer),
-            ),
-        )
-        self._note(segment.id, "put", data)
+        owner = cursor.lastrowid
+        label = _searchable(segment.label)
+        for page in pages:
+            row = self._db.execute(
+                "INSERT INTO swap_pages (segment, page, start, stop) VALUES (?, ?, ?, ?)",
+                (owner, page.index, page.start, page.end),
+            ).lastrowid
+            self._db.execute(
+                "INSERT INTO swap_fts (rowid, scope, label, text) VALUES (?, ?, ?, ?)",
+                (row, self.scope, label, _searchable(text[page.start : page.end])),
+            )
 
     def remove(self, segment_id: str) -> bool:
         """Delete a segment; True when it was there."""
@@ -164,107 +217,151 @@ class Swap:
     def update_tokens(self, segment: Segment) -> None:
         """Persist a segment's token-count cache (counted lazily for a new tokenizer)."""
         data = json.dumps(segment.to_dict())
+        data = self.scrub(data) if self.scrub is not None else data
         with self._lock:
-            cursor = self._db.execute("UPDATE swap_segments SET data = ? WHERE id = ?", (data, segment.id))
-            if cursor.rowcount:
-                self._note(segment.id, "update", data)
+            self._db.execute(
+                "UPDATE swap_segments SET data = ? WHERE scope = ? AND id = ?", (data, self.scope, segment.id)
+            )
 
     # -- reading ---------------------------------------------------------------------------------------
 
     def get(self, segment_id: str) -> Segment | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT data FROM swap_segments WHERE id = ?", (_searchable(segment_id),)
-            ).fetchone()
-        return None if row is None else Segment.from_dict(json.loads(row[0]))
+        rows = self._segments("id = ?", (_searchable(segment_id),))
+        return rows[0] if rows else None
 
     def search(self, query: str, limit: int = 5) -> list[Segment]:
-        """Best matches for free text, ranked by bm25; never raises on odd input, [] when nothing matches."""
+        """Best-matching segments for free text (by their best page's bm25); [] when nothing matches.
+
+        Never raises on odd input.
+        """
         match = fts_query(query)
         if not match or limit <= 0:
             return []
         with self._lock:
             rows = self._db.execute(
-                f"SELECT s.data FROM swap_fts JOIN swap_segments s ON s.rowid = swap_fts.rowid"
-                f" WHERE swap_fts MATCH ? ORDER BY {_BM25}, s.rowid DESC LIMIT ?",
-                (match, limit),
+                # bm25() works only on the FTS cursor itself: rank the pages first, then group them by segment.
+                f"WITH m AS MATERIALIZED (SELECT rowid, {_BM25} AS score FROM swap_fts"
+                " WHERE swap_fts MATCH ? AND scope = ?)"
+                " SELECT s.data, min(m.score) AS best FROM m"
+                " JOIN swap_pages p ON p.rowid = m.rowid JOIN swap_segments s ON s.rowid = p.segment"
+                " GROUP BY s.rowid ORDER BY best, s.rowid DESC LIMIT ?",
+                (match, self.scope, limit),
             ).fetchall()
         return [Segment.from_dict(json.loads(row[0])) for row in rows]
+
+    def postings(self, term: str) -> dict[int, float]:
+        """Page rowid -> bm25 relevance (higher is better) of every page of this scope containing `term`."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT rowid, -{_BM25} FROM swap_fts WHERE swap_fts MATCH ? AND scope = ?",
+                (f'"{term}"', self.scope),
+            ).fetchall()
+        return {int(rowid): float(score) for rowid, score in rows}
+
+    def frequency(self, term: str) -> int:
+        """How many pages of this scope contain `term` (cheap: no ranking)."""
+        with self._lock:
+            return int(self._db.execute(
+                "SELECT count(*) FROM swap_fts WHERE swap_fts MATCH ? AND scope = ?", (f'"{term}"', self.scope)
+            ).fetchone()[0])
+
+    def page_total(self) -> int:
+        with self._lock:
+            return int(self._db.execute(
+                "SELECT count(*) FROM swap_pages p JOIN swap_segments s ON s.rowid = p.segment WHERE s.scope = ?",
+                (self.scope,),
+            ).fetchone()[0])
+
+    def pages(self, rowids: list[int]) -> list[PageRow]:
+        """The pages with these rowids (those still in swap), with what recall needs to know about each."""
+        if not rowids:
+            return []
+        marks = ", ".join("?" for _ in rowids)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT p.rowid, s.id, p.page, s.pages, f.text, s.created, s.execution_count, s.cell_id"
+                " FROM swap_pages p JOIN swap_segments s ON s.rowid = p.segment"
+                f" JOIN swap_fts f ON f.rowid = p.rowid WHERE p.rowid IN ({marks}) AND s.scope = ?",
+                (*rowids, self.scope),
+            ).fetchall()
+        return [PageRow(*row) for row in rows]
+
+    def page_spans(self, segment_id: str) -> list[Page]:
+        """A swapped segment's pages as spans of its page text, in order; [] when it is not in swap."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT p.page, p.start, p.stop FROM swap_pages p JOIN swap_segments s ON s.rowid = p.segment"
+                " WHERE s.scope = ? AND s.id = ? ORDER BY p.page",
+                (self.scope, _searchable(segment_id)),
+            ).fetchall()
+        return [Page(*row) for row in rows]
 
     def by_cell(self, cell_id: str) -> list[Segment]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT data FROM swap_segments WHERE cell_id = ? ORDER BY rowid", (_searchable(cell_id),)
-            ).fetchall()
-        return [Segment.from_dict(json.loads(row[0])) for row in rows]
+        return self._segments("cell_id = ?", (_searchable(cell_id),))
 
     def by_label(self, label: str) -> list[Segment]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT data FROM swap_segments WHERE label = ? ORDER BY rowid", (_searchable(label),)
-            ).fetchall()
-        return [Segment.from_dict(json.loads(row[0])) for row in rows]
+        return self._segments("label = ?", (_searchable(label),))
 
     def by_execution_count(self, execution_count: int) -> list[Segment]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT data FROM swap_segments WHERE execution_count = ? ORDER BY rowid", (execution_count,)
-            ).fetchall()
-        return [Segment.from_dict(json.loads(row[0])) for row in rows]
+        return self._segments("execution_count = ?", (execution_count,))
 
     def all(self) -> list[Segment]:
         """Every swapped segment, oldest first."""
-        with self._lock:
-            rows = self._db.execute("SELECT data FROM swap_segments ORDER BY rowid").fetchall()
-        return [Segment.from_dict(json.loads(row[0])) for row in rows]
+        return self._segments("1", ())
 
     def __contains__(self, segment_id: object) -> bool:
         if not isinstance(segment_id, str):
             return False
         with self._lock:
             row = self._db.execute(
-                "SELECT 1 FROM swap_segments WHERE id = ?", (_searchable(segment_id),)
+                "SELECT 1 FROM swap_segments WHERE scope = ? AND id = ?", (self.scope, _searchable(segment_id))
             ).fetchone()
         return row is not None
 
     def __len__(self) -> int:
         with self._lock:
-            return int(self._db.execute("SELECT count(*) FROM swap_segments").fetchone()[0])
+            return int(
+                self._db.execute("SELECT count(*) FROM swap_segments WHERE scope = ?", (self.scope,)).fetchone()[0]
+            )
 
     def __iter__(self) -> Iterator[Segment]:
         return iter(self.all())
 
+    def stored_in(self, db: sqlite3.Connection, scope: int) -> bool:
+        """Whether this swap is the rows of `scope` in the database behind connection `db`."""
+        return self._db is db and self.scope == scope
+
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        if self._owned:
+            with self._lock:
+                self._db.close()
 
     # -- internals -------------------------------------------------------------------------------------
 
+    def _segments(self, where: str, args: tuple[Any, ...]) -> list[Segment]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT data FROM swap_segments WHERE scope = ? AND {where} ORDER BY rowid", (self.scope, *args)
+            ).fetchall()
+        return [Segment.from_dict(json.loads(row[0])) for row in rows]
+
     def _delete(self, segment_id: str) -> bool:
-        row = self._db.execute(
-            "SELECT rowid FROM swap_segments WHERE id = ?", (_searchable(segment_id),)
-        ).fetchone()
-        if row is None:
-            return False
-        self._db.execute("DELETE FROM swap_fts WHERE rowid = ?", (row[0],))
-        self._db.execute("DELETE FROM swap_segments WHERE rowid = ?", (row[0],))
-        self._note(segment_id, "delete", None)
-        return True
+        # Its pages go by the foreign key's cascade, and their index rows by the swap_pages_deleted trigger.
+        cursor = self._db.execute(
+            "DELETE FROM swap_segments WHERE scope = ? AND id = ?", (self.scope, _searchable(segment_id))
+        )
+        return cursor.rowcount > 0
 
     def _transaction(self) -> _Transaction:
-        return _Transaction(self._db, self._rolled_back)
-
-    def _rolled_back(self) -> None:
-        # The change record may now name writes that never happened: the next persist copies everything.
-        self._changes_lost = True
+        return _Transaction(self._db)
 
 
 class _Transaction:
-    """BEGIN/COMMIT around a block (the connection is in autocommit mode), re-entrant by depth."""
+    """BEGIN/COMMIT around a block (the connection is in autocommit mode); inside an open transaction (the
+    session store's) it joins it."""
 
-    def __init__(self, db: sqlite3.Connection, on_rollback: Callable[[], None] | None = None) -> None:
+    def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
-        self._on_rollback = on_rollback
         self._began = False
 
     def __enter__(self) -> None:
@@ -279,5 +376,3 @@ class _Transaction:
             self._db.execute("COMMIT")
         else:
             self._db.execute("ROLLBACK")
-            if self._on_rollback is not None:
-                self._on_rollback()

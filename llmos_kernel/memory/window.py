@@ -20,8 +20,8 @@ from .plan import CompactReport, MemoryFull, NothingToUndo, Plan, RefitReport, R
 from .planner import Planner, Summarizer
 from .render import snapshot
 from .segments import Kind, Segment, new_segment_id
-from .state import as_recalled
 from .swap import Swap
+from .telemetry import PagingStats
 from .tokenizers import Tokenizer, cache_key
 
 _EXECUTION_REF = re.compile(r"(?:in\s*)?\[?\s*(\d+)\s*\]?", re.IGNORECASE)
@@ -67,6 +67,7 @@ class ContextWindow(Planner):
                 execution_count=execution_count,
                 interrupted=interrupted,
             )
+            self.paging.label(execution_count)
             return self.add(turn)
 
     def _drop_turns_of(self, cell_id: str) -> None:
@@ -79,6 +80,7 @@ class ContextWindow(Planner):
         for segment in self.swap.by_cell(cell_id):
             if is_turn(segment):
                 self.swap.remove(segment.id)
+                self._drop_copy(segment.id)
 
     def load_document(self, path_label: str, text: str) -> Segment:
         """Pin a document; loading the same path again replaces the earlier copy, resident or swapped."""
@@ -87,6 +89,7 @@ class ContextWindow(Planner):
             for segment in self.swap.by_label(path_label):
                 if segment.kind is Kind.PINNED:
                     self.swap.remove(segment.id)
+                    self._drop_copy(segment.id)
             return self.add(Segment(Kind.PINNED, text, label=path_label, pinned=True))
 
     # -- references ------------------------------------------------------------------------------------
@@ -131,6 +134,7 @@ class ContextWindow(Planner):
             segment.pinned = True
             if not self.is_resident(segment):
                 self.swap.remove(segment.id)
+                self._drop_copy(segment.id)  # the whole segment is back: a copy of some pages would repeat it
                 segment.last_used = time.time()
                 self._append(segment)
             return segment
@@ -161,7 +165,7 @@ class ContextWindow(Planner):
             if segment.pinned:
                 raise ValueError(f"{segment.where()} [{segment.id}] is pinned: unpin it before evicting it")
             entry = self._begin_undo(f"evicting {segment.where()}")
-            self._page_out([segment], entry)
+            self._page_out([segment], entry, by_user=True)
             self._push_undo(entry)
             return segment
 
@@ -170,37 +174,39 @@ class ContextWindow(Planner):
         with self._lock:
             segment = self._require(ref)
             self._remove([segment])
-            self.swap.remove(segment.id)
+            for segment_id in filter(None, (segment.id, segment.source)):
+                self.swap.remove(segment_id)  # a recalled copy's source goes too: "for good" means everywhere
+                self._drop_copy(segment_id)
             return segment
 
     def recall(self, query: str, budget_tokens: int | None = None, limit: int = 3) -> list[Segment]:
-        """Page the best swap matches for `query` back in as RECALLED segments, just before the next prompt.
+        """Page the best-matching swapped pages for `query` back in, as RECALLED copies before the next prompt.
 
-        They keep their id, cell and label. At most `limit`, within `budget_tokens` and the free room.
+        At most `limit` swapped segments, within `budget_tokens` and the free room; nothing is evicted.
         """
         with self._lock:
             room = self.usable - self.used
             budget = room if budget_tokens is None else min(budget_tokens, room)
-            return self._recall(query, budget, limit)
+            return self.pager.recall(query, budget, limit)
 
     def page_in(self, ref: str | int) -> Segment:
-        """Bring one swapped segment (by id, cell id or cell number) back in as RECALLED, if it fits."""
+        """Bring every page of one swapped segment (by id, cell id or cell number) back in, if it fits."""
         with self._lock:
             segment = self.find(ref)
+            if segment is not None and segment.source and segment.source in self.swap:
+                segment = self.swap.get(segment.source)  # a partial copy: recall the rest of its source
             if segment is None or self.is_resident(segment):
                 raise LookupError(f"no swapped segment {ref!r}: only paged-out segments can be recalled")
-            cost = self._scaled(self._recalled_raw(segment))
-            if cost > self.usable - self.used:
+            copy = self.pager.whole(segment, self.usable - self.used)
+            if copy is None:
+                spans = self.swap.page_spans(segment.id)
                 raise MemoryFull(
-                    f"recalling {segment.id} needs {cost:,} tokens but only {self.usable - self.used:,} are free",
-                    needed=self.used + cost,
+                    f"recalling {segment.id} ({len(spans)} pages) needs more than the"
+                    f" {self.usable - self.used:,} tokens that are free",
+                    needed=self.used + self.tokens_of(segment),
                     usable=self.usable,
                 )
-            self.swap.remove(segment.id)
-            as_recalled(segment, cache_key(self.tokenizer))
-            segment.last_used = time.time()
-            self._append(segment)
-            return segment
+            return copy
 
     # -- undo ------------------------------------------------------------------------------------------
 
@@ -214,6 +220,9 @@ class ContextWindow(Planner):
             for segment_id in entry.added:
                 self.swap.remove(segment_id)
             restored = [s for s in (self.swap.take(i) for i in entry.moved_out) if s is not None]
+            # A let-go copy comes back only while its source is still in swap (a re-run cell drops both).
+            restored += [s for s in entry.dropped
+                         if s.id not in self._ids and s.source not in self._copies and s.source in self.swap]
             # Back to the old order; anything added since the action keeps its place after it.
             position = {segment_id: index for index, segment_id in enumerate(entry.order)}
             before = sorted(
@@ -320,6 +329,8 @@ class ContextWindow(Planner):
                 "evict_to": self.evict_to,
                 "auto_recall": self.auto_recall,
                 "auto_recall_budget": self.auto_recall_budget,
+                "paging": self.paging.to_state(),
+                "last_recall": self.pager.last,
                 "system": self.system or None,
                 "segments": [segment.to_dict() for segment in self._log],
             }
@@ -337,8 +348,10 @@ class ContextWindow(Planner):
             swap=swap,
         )
         window.evict_to = float(data.get("evict_to", window.evict_to))
-        window.auto_recall = bool(data.get("auto_recall", False))
+        window.auto_recall = bool(data.get("auto_recall", window.auto_recall))
         window.auto_recall_budget = int(data.get("auto_recall_budget", window.auto_recall_budget))
+        window.paging = PagingStats.from_state(data.get("paging"))
+        window.pager.last = data.get("last_recall")
         window.set_system(data.get("system"))
         window._replace_log([Segment.from_dict(item) for item in data.get("segments", [])])
         return window

@@ -19,10 +19,12 @@ from .view import (
     Block,
     Header,
     LegendEntry,
+    Paging,
     Row,
     blocks_of,
     header_of,
     legend_of,
+    paging_of,
     rows_of,
     swap_of,
 )
@@ -136,6 +138,21 @@ def legend_html(entries: list[LegendEntry], swap: tuple[int, int]) -> str:
     return f'<div style="display:flex;flex-wrap:wrap;gap:4px 16px;font-size:12px">{"".join(items)}</div>'
 
 
+def paging_html(paging: Paging | None) -> str:
+    """Page faults: recalls, pages recalled and evicted, thrashing, and what the last recall did."""
+    if paging is None:
+        return ""
+    thrash = PRESSURE_COLOURS["warning"] if paging.thrashing else MUTED
+    text = (f"paging: {paging.faults:,} recall{'' if paging.faults == 1 else 's'} · {paging.pages_recalled:,} pages"
+            f" recalled · {paging.pages_evicted:,} evicted · ")
+    data = _attrs(llmos_paging=1, faults=paging.faults, pages_recalled=paging.pages_recalled,
+                  pages_evicted=paging.pages_evicted, thrashing=paging.thrashing)
+    last = f'<span style="color:{MUTED}"> · {escape(paging.last)}</span>' if paging.last else ""
+    return (f'<div {data} style="font-size:12px;margin-top:4px">{escape(text)}<span style="color:{thrash}"'
+            f' title="pages evicted and recalled again within {paging.window_cells} cells">'
+            f"{paging.thrashing:,} thrashing</span>{last}</div>")
+
+
 def spend_html(spend: dict[str, Any]) -> str:
     """Session spend, boxed apart from the map: tokens sent and generated over all calls, and their cost."""
     approx = "" if spend.get("exact", True) else "~"
@@ -181,10 +198,13 @@ def row_html(row: Row) -> str:
         "state": f'<span style="color:{MUTED};font-style:italic">swapped</span>' if swapped else "resident",
         "preview": f'<span title="{escape(preview)}" style="color:{MUTED}">{escape(preview)}</span>',
     }
+    if row.origin:  # a recalled copy: its origin first, then what it says
+        cells["preview"] = (f'<span title="{escape(row.origin)}" data-llmos-origin style="color:{TEXT}">'
+                            f"↩ {escape(row.origin)}</span> " + cells["preview"])
     inner = "".join(_cell(name, cells[name], width, "right" if name == "tokens" else "left")
                     for name, width in COLUMNS)
     data = _attrs(segment_id=row.segment_id, kind=row.kind, tokens=row.tokens, state=row.state,
-                  pinned=str(row.pinned).lower())
+                  pinned=str(row.pinned).lower(), **({"source": row.source} if row.source else {}))
     opacity = "opacity:0.7;" if swapped else ""
     # NO_MATH: the live panel shows a row as it is, not inside wrap(), and ipywidgets typesets HTML values.
     return (f'<div class="{NO_MATH}" {data} style="display:flex;align-items:center;font-size:12px;{opacity}">'
@@ -238,7 +258,7 @@ def map_html(snapshot: dict[str, Any], model_label: str, activity: str = "") -> 
     header = header_of(snapshot, model_label, activity)
     return header_html(header) + bar_html(blocks_of(snapshot), header) + legend_html(
         legend_of(snapshot), swap_of(snapshot)
-    )
+    ) + paging_html(paging_of(snapshot))
 
 
 def render_html(snapshot: dict[str, Any], model_label: str, spend: dict[str, Any]) -> str:

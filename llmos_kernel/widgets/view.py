@@ -92,10 +92,24 @@ class Row:
     preview: str
     interrupted: bool
     actions: tuple[str, ...]
+    origin: str = ""  # a recalled copy: where its pages come from, e.g. "pages 2, 5 of 9 · cell [3] · s1a2b3c4"
+    source: str = ""  # a recalled copy: the swapped segment's id
 
     @property
     def pin_action(self) -> str:
         return UNPIN if self.pinned else PIN
+
+
+@dataclass(frozen=True)
+class Paging:
+    """Page-fault telemetry for the panel: totals, and the last recall (what came back, what went, why)."""
+
+    faults: int
+    pages_recalled: int
+    pages_evicted: int
+    thrashing: int
+    window_cells: int
+    last: str  # one line about the last recall, '' when there was none
 
 
 def _int(snapshot: dict[str, Any], key: str) -> int:
@@ -197,9 +211,44 @@ def rows_of(snapshot: dict[str, Any]) -> list[Row]:
                 preview=_preview(item, kind),
                 interrupted=bool(item.get("interrupted")),
                 actions=actions_for(kind, pinned, state),
+                origin=origin_of(item),
+                source=str(item.get("source") or ""),
             )
         )
     return rows
+
+
+def origin_of(item: dict[str, Any]) -> str:
+    """Where a recalled copy's pages come from: 'pages 2, 5 of 9 · cell [3] · s1a2b3c4 · matched lena, voss'."""
+    source = item.get("source")
+    if not source:
+        return ""
+    held = [int(page) for page in item.get("pages") or []]
+    total = int(item.get("page_count") or len(held))
+    pages = f"all {total} pages" if len(held) >= total else (
+        f"page{'s' if len(held) > 1 else ''} {', '.join(str(p + 1) for p in held)} of {total}")
+    count = item.get("execution_count")
+    parts = [pages, f"cell [{count}]" if count is not None else "", str(source)]
+    if item.get("match"):
+        parts.append("matched " + ", ".join(item["match"][:6]))
+    return " · ".join(part for part in parts if part)
+
+
+def paging_of(snapshot: dict[str, Any]) -> Paging | None:
+    data = snapshot.get("paging")
+    if not data:
+        return None
+    last = data.get("last_recall") or {}
+    recalled, evicted = last.get("recalled") or [], last.get("evicted") or []
+    line = ""
+    if recalled or evicted:
+        cells = ", ".join(f"[{item['cell']}]" if item.get("cell") is not None else item["id"] for item in recalled)
+        pages = sum(len(item.get("pages") or []) for item in recalled)
+        line = f"last recall: {pages} page{'s' if pages != 1 else ''} of {cells or '-'}"
+        if evicted:
+            line += f", evicting {len(evicted)} colder segment{'s' if len(evicted) != 1 else ''}"
+    return Paging(int(data.get("faults", 0)), int(data.get("pages_recalled", 0)), int(data.get("pages_evicted", 0)),
+                  int(data.get("thrashing", 0)), int(data.get("thrash_window_cells", 3)), line)
 
 
 def _preview(item: dict[str, Any], kind: str) -> str:

@@ -62,6 +62,17 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 120) -> 
         time.sleep(0.2)
 
 
+def picture(target: Page | Locator, name: str) -> None:
+    """A screenshot in test-artifacts/: of the panel once it settled, or of the whole page on a failure."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    if isinstance(target, Page):
+        target.screenshot(path=str(ARTIFACTS / name), full_page=True)
+        return
+    target.scroll_into_view_if_needed()
+    target.page.wait_for_timeout(300)  # let the last re-render settle before the picture
+    target.screenshot(path=str(ARTIFACTS / name))
+
+
 def used(header: Locator) -> int:
     return int(header.get_attribute("data-used") or "-1")
 
@@ -115,13 +126,9 @@ def test_panel_follows_the_notebook_in_jupyterlab(lab: JupyterLab, server: OpenA
         expect(panel.locator(".llmos-models select")).to_have_value(option)
         stderr = page.locator(".jp-OutputArea-output .jp-RenderedText[data-mime-type*=stderr]")
         expect(stderr).to_have_count(0)  # no traceback or warning from a click, in any cell
-        panel.scroll_into_view_if_needed()
-        page.wait_for_timeout(300)  # let the last re-render settle before the picture
-        ARTIFACTS.mkdir(exist_ok=True)
-        panel.screenshot(path=str(ARTIFACTS / "panel.png"))
+        picture(panel, "panel.png")
     except BaseException:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "panel-failure.png"), full_page=True)
+        picture(page, "panel-failure.png")
         raise
     assert (ARTIFACTS / "panel.png").stat().st_size > 10_000
 
@@ -150,3 +157,48 @@ def test_nbclient_run_keeps_the_html_map_in_the_outputs(tmp_path: Path, server: 
     del notebook.metadata["widgets"]
     body, _ = HTMLExporter().from_notebook_node(notebook)
     assert body.count("data-llmos-map") == 2  # both displays of the panel
+
+
+RECALL_FILLER = " ".join(["The crates waited by the north dock before dawn while the cranes idled."] * 6)
+
+
+def recall_notebook(api_base: str) -> nbformat.NotebookNode:
+    """A fact told, paged out, then needed again: the prompt's page fault brings its page back."""
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in (
+        f"%model openai/test --api-base {api_base} --window 2000\n%reserve 256",
+        "%%prompt --max-tokens 8\nNotes on the farm.\n\nLena Voss keeps three zebras called Stripe, Dot and Dash."
+        f"\n\n{RECALL_FILLER}\n\n{RECALL_FILLER}",
+        "%evict 2",
+        "%%prompt --max-tokens 8\nHow many zebras does Lena Voss keep, and what are they called?",
+        "%panel",
+    )])
+    notebook.metadata["kernelspec"] = {"name": "llmos", "display_name": "LLM OS", "language": "markdown"}
+    return notebook
+
+
+def test_panel_shows_recalled_pages_with_their_origin(lab: JupyterLab, server: OpenAIServer, page: Page):
+    nbformat.write(recall_notebook(server.url), lab.root / "recall.ipynb")
+    page.goto(lab.notebook_url("recall.ipynb"))
+    try:
+        wait_for_kernel(page)
+        for index in range(5):
+            run_cell(page, index)
+        panel = page.locator(".llmos-panel").first
+        recalled = panel.locator('[data-kind="recalled"][data-state="resident"]')
+        expect(recalled).to_have_count(1)
+        source = recalled.get_attribute("data-source")
+        assert source and source.startswith("s")
+        origin = recalled.locator("[data-llmos-origin]")
+        expect(origin).to_contain_text("cell [2]")
+        expect(origin).to_contain_text("matched")
+        expect(panel.locator(f'[data-segment-id="{source}"][data-state="swapped"]')).to_have_count(1)
+        paging = panel.locator("[data-llmos-paging]")
+        expect(paging).to_have_attribute("data-faults", "1")
+        expect(paging).to_contain_text("last recall")
+        legend = panel.locator('[data-legend="recalled"]')
+        expect(legend).to_have_count(1)  # its own kind, with its own colour, in the legend
+        picture(panel, "panel-recall.png")
+    except BaseException:
+        picture(page, "panel-recall-failure.png")
+        raise
+    assert (ARTIFACTS / "panel-recall.png").stat().st_size > 10_000

@@ -28,7 +28,11 @@ def make_window(tok: WordTokenizer, swap: Swap):
         kwargs.setdefault("window", 1000)
         kwargs.setdefault("reserved_output", 100)
         kwargs.setdefault("compaction_buffer", 100)
-        return ContextWindow(kwargs.pop("tokenizer", tok), swap=kwargs.pop("swap", swap), **kwargs)
+        # Off unless a test is about paging: the policy tests must see the policy alone.
+        auto_recall = kwargs.pop("auto_recall", False)
+        window = ContextWindow(kwargs.pop("tokenizer", tok), swap=kwargs.pop("swap", swap), **kwargs)
+        window.auto_recall = auto_recall
+        return window
 
     return make
 

@@ -160,66 +160,6 @@ def test_strict_moves_nothing_and_raises_only_when_it_cannot_fit(make_window, sw
     assert "%evict" in message and "%compact" in message and "cell 0" in message
 
 
-# -- recall ------------------------------------------------------------------------------------------
-
-
-def test_recall_pages_matches_back_in_before_the_prompt(make_window, swap: Swap):
-    window = make_window()
-    window.commit_turn("cz", "tell me about zebras", "stripes everywhere", execution_count=1)
-    window.load_document("giraffe.md", "long necks")
-    window.unpin("giraffe.md")
-    window.evict(1)
-    window.evict("giraffe.md")
-    window.commit_turn("c2", "unrelated", "ok", execution_count=2)
-    recalled = window.recall("zebras please")
-    assert len(recalled) == 1
-    segment = recalled[0]
-    assert segment.kind is Kind.RECALLED and segment.origin == "history"
-    assert segment.cell_id == "cz" and segment.execution_count == 1 and window.find(1) is segment
-    assert window.segments[-1] is segment and len(swap) == 1
-    plan = window.plan("what else?")
-    assert plan.messages[-2]["content"].startswith("[Recalled from swap: cell 1]\nUser: tell me about zebras")
-    assert plan.messages[-1] == {"role": "user", "content": "what else?"}
-    doc = window.recall("giraffe")[0]
-    assert doc.label == "giraffe.md" and doc.origin == "pinned"
-    assert window.recall("giraffe") == [] and window.recall("") == []
-
-
-def test_recall_respects_budget_limit_and_free_room(make_window, swap: Swap):
-    window = make_window()
-    for i in range(4):
-        window.commit_turn(f"c{i}", f"topic alpha {i} " + words(20), "a", execution_count=i)
-        window.evict(i)
-    assert window.recall("alpha", budget_tokens=10) == []  # each costs more than 10
-    assert len(window.recall("alpha", limit=2)) == 2
-    assert len(window.recall("alpha", budget_tokens=40)) == 1
-    window.commit_turn("big", words(700), "a", execution_count=9)
-    assert window.recall("alpha") == []  # no free room left
-    assert len(swap) == 1
-
-
-def test_auto_recall_in_plan_stays_below_the_warning_threshold(make_window):
-    window = make_window()
-    window.commit_turn("cz", "zebra stripes question", "zebra answer", execution_count=1)
-    window.evict(1)
-    window.commit_turn("c2", "other", "x", execution_count=2)
-    assert window.plan("zebra?").actions == []  # off by default
-    window.auto_recall = True
-    plan = window.plan("more about the zebra")
-    assert plan.actions == ["recalled cell 1 (15 tokens) from swap"]
-    assert plan.regions[-2].kind is Kind.RECALLED and plan.pressure == "normal"
-    window.evict(1)
-    window.auto_recall_budget = 5
-    assert window.plan("zebra").actions == []
-    # No recall into the room above the warning threshold (600 of 800), whatever the budget.
-    window.auto_recall_budget = 10_000
-    window.commit_turn("big", words(570), "", execution_count=3)  # resident: 8 + 578 + 2 = 588
-    plan = window.plan("zebra")  # + 4 = 592: a 15-token recall would cross 600 (but not 720)
-    assert plan.actions == [] and plan.pressure == "normal"
-    window.forget(3)
-    assert window.plan("zebra").actions == ["recalled cell 1 (15 tokens) from swap"]
-
-
 # -- undo --------------------------------------------------------------------------------------------
 
 

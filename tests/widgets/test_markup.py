@@ -106,3 +106,31 @@ def test_long_tables_are_cut_with_a_count():
     root = parse(render_html(memory.snapshot(), "m", SPEND))
     assert len(root.find("data-llmos-table").find_all("data-segment-id")) == MAX_ROWS
     assert root.find("data-llmos-more").attrs["data-llmos-more"] == "6"  # 56 segments with the system prompt
+
+
+def recalled_window():
+    """A window with a recalled page copy of a swapped turn, brought back by a prompt's page fault."""
+    memory = make_window()
+    memory.auto_recall = True
+    filler = "The crates waited by the north dock before dawn. " * 8
+    memory.commit_turn("c1", f"{filler}\n\nLena Voss keeps three zebras.\n\n{filler}", "noted", execution_count=1)
+    memory.evict(1)
+    memory.plan("How many zebras does Lena Voss keep?")
+    return memory
+
+
+def test_recalled_pages_show_as_their_own_kind_with_their_origin():
+    memory = recalled_window()
+    snapshot = memory.snapshot()
+    root = parse(render_html(snapshot, "smollm2", SPEND))
+    (row,) = [r for r in root.find("data-llmos-table").find_all("data-segment-id")
+              if r.attrs["data-kind"] == "recalled"]
+    copy = next(s for s in memory.segments if s.source)
+    assert row.attrs["data-source"] == copy.source and row.attrs["data-state"] == "resident"
+    origin = row.find("data-llmos-origin").all_text()
+    assert f"of {copy.page_count}" in origin and "cell [1]" in origin and copy.source in origin
+    assert "matched" in origin and "zebras" in origin
+    assert root.find_all("data-legend", "recalled")  # its own colour and line in the legend
+    paging = root.find("data-llmos-paging")
+    assert paging.attrs["data-faults"] == "1" and paging.attrs["data-pages-recalled"] == "1"
+    assert "last recall: 1 page of [1]" in paging.all_text()

@@ -126,14 +126,17 @@ def test_panel_over_the_protocol(kernel: KernelSession, tmp_path: Path):
     click(kernel, widgets, widgets.button_beside(row_id, "evict"))
     assert segment_state(kernel, segment) == [(False, "swapped", "pinned")]
     assert widgets.used() <= before + 5
-    click(kernel, widgets, widgets.button_beside(row_id, "recall"))  # back in, as a recalled segment
-    assert segment_state(kernel, segment) == [(False, "resident", "recalled")]
+    click(kernel, widgets, widgets.button_beside(row_id, "recall"))  # back in, as a recalled copy of its pages
+    assert segment_state(kernel, segment) == [(False, "swapped", "pinned")]  # the segment itself stays in swap
+    (copy_id, copy_row), = widgets.html_with(f'data-source="{segment}"', 'data-kind="recalled"')
+    copy = parse(copy_row).find("data-segment-id").attrs["data-segment-id"]
+    assert segment_state(kernel, copy) == [(False, "resident", "recalled")] and " pages · " in copy_row
     assert widgets.used() >= loaded_used - 10
-    click(kernel, widgets, widgets.button_beside(row_id, "evict"))
-    assert segment_state(kernel, segment) == [(False, "swapped", "recalled")]
+    click(kernel, widgets, widgets.button_beside(copy_id, "evict"))  # a clean copy: let go, nothing written
+    assert segment_state(kernel, copy) == [] and segment_state(kernel, segment) == [(False, "swapped", "pinned")]
 
     # A stale view may still send a click the runtime refuses: one message in the panel, no traceback.
-    click(kernel, widgets, widgets.button_beside(row_id, "evict"))
+    click(kernel, widgets, widgets.button_beside(row_id, "evict"))  # the swapped segment: already in swap
     kind, text = widgets.message()
     assert kind == "error" and text and "Traceback" not in text
     assert kernel.run("%memory").status == "ok"

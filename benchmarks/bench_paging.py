@@ -1,0 +1,359 @@
+"""Demand paging on a long-memory benchmark: is what a question needs in the request when it is asked?
+
+A LongMemEval-style session of our own design (seeded, generated here): 40 people, each with facts told once in
+a cell among filler paragraphs, then 24 questions of each of five kinds:
+
+- direct: the question words the fact's attribute as the fact did ("What is Ada Quill's favourite tea?");
+- paraphrase: it names the person but words the attribute otherwise ("What does Ada Quill do for a living?"
+  for "Ada Quill works as a glassblower");
+- update: the fact was told, then changed much later; the newer value must reach the request;
+- two-hop: the question names the person only through another fact ("the owner of the brass telescope"):
+  both facts must reach the request;
+- abstention: about people never mentioned; a hit is a prompt that recalled nothing.
+
+A real llmos kernel runs the session against the loopback OpenAI-compatible server (an echo model, so the
+figures do not depend on any model); a hit means the needed fact sentences are in the request the server
+received. Three systems are run the same way, at windows of 5%, 10% and 25% of the session's tokens:
+
+- llmos with demand paging (auto-recall, the default);
+- llmos with LRU paging and no recall (`%recall --auto off`);
+- full-history truncation: litellm's `trim_messages` over the whole conversation to the same usable window,
+  sent to the same server.
+
+At 10% the recall steps are also switched off one at a time (ablations), to show what each adds. The script
+also checks that every fact stays findable in the kernel (resident, or found by a swap search) after the run.
+
+    python benchmarks/bench_paging.py            # everything (a few minutes on 2 cores)
+    python benchmarks/bench_paging.py --quick    # 10% only, no ablations
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from _harness import Kernel, jupyter_env, log
+
+from llmos_kernel.memory.tokenizers import EstimateTokenizer, count_messages
+from tests.support.openai_server import OpenAIServer, estimate_prompt_tokens
+
+KINDS = ("direct", "paraphrase", "update", "two-hop", "abstention")
+QUESTIONS_PER_KIND = 24
+WINDOWS = (0.05, 0.10, 0.25)
+RESERVED = 256  # %reserve: tokens held back for the answer (the echo answers are short)
+SYSTEM = "You are a helpful assistant inside a Jupyter notebook. Answer concisely in Markdown."
+
+def _words(text: str, sep: str | None = None) -> list[str]:
+    return [word.strip() for word in text.split(sep)]
+
+
+FIRST = _words("Ada Bram Cleo Dario Edda Felix Greta Hugo Iris Jonas Kira Lars Mira Nils Olga Pavel Rosa Sven Tilda"
+               " Ugo Vera Wim Xenia Yuri")
+LAST = _words("Quill Marsh Okafor Lindqvist Brandt Castell Duarte Ferro Galloway Hollis")
+# Abstention: 24 people never mentioned (no first or last name shared with anyone in the session or each other).
+ABSENT_FIRST = _words("Priya Tomasz Hiroshi Amara Bodil Chidi Esme Faisal Ingrid Kofi Leilani Mateo Noor Oluwa"
+                      " Paulo Quinn Ravi Saoirse Tariq Uma Valentin Wanjiru Yusuf Zofia")
+ABSENT_LAST = _words("Raman Wojcik Sato Nwosu Petersen Achebe Laurent Haddad Kowalczyk Mensah Tanaka Ibarra Novak"
+                     " Osei Pereira Quispe Rahman Silva Takahashi Udeh Varga Walsh Yilmaz Zapata")
+DIRECT = [("favourite tea", "{p}'s favourite tea is {v}.", "What is {p}'s favourite tea?",
+           "smoky lapsang|jasmine pearls|rooibos|sencha|earl grey|chamomile|masala chai|oolong"),
+          ("locker number", "{p}'s locker number is {v}.", "What is {p}'s locker number?",
+           "{n}"),
+          ("dog's name", "{p}'s dog is named {v}.", "What is the name of {p}'s dog?",
+           "Biscuit|Pepper|Juniper|Otto|Mochi|Rusty|Clover|Bramble")]
+PARAPHRASE = [("{p} works as a {v}.", "What does {p} do for a living?",
+               "glassblower|harbour pilot|luthier|bee keeper|tram driver|cartographer|stone mason|radio host"),
+              ("{p} was born in {v}.", "Which town is {p} originally from?",
+               "Tromso|Ghent|Matera|Bergamo|Lublin|Aarhus|Cadiz|Brno"),
+              ("{p} is allergic to {v}.", "Which food makes {p} ill?",
+               "peanuts|shellfish|kiwi fruit|sesame|celery|mustard seed|lupin flour|buckwheat")]
+UPDATES = [("{p} lives in {v}.", "{p} has moved house and now lives in {v}.", "Where does {p} live?",
+            "Lisbon|Porto|Oslo|Bergen|Riga|Tallinn|Ljubljana|Zagreb|Vilnius|Krakow|Gdansk|Turku"),
+           ("{p}'s team lead is {v}.", "{p} changed teams; {p}'s team lead is now {v}.", "Who is {p}'s team lead?",
+            "Marta Stone|Ivan Hale|Nora Vance|Oskar Reed|Petra Lowe|Quentin Rhys|Selma Ortiz|Tobias Wren")]
+OBJECTS = _words("brass telescope|green tandem bicycle|red canoe|oak rocking chair|silver harmonica|blue glider|"
+                 "walnut chess set|copper kettle|striped hammock|vintage typewriter|clay pizza oven|grey sailboat|"
+                 "cedar sauna|yellow scooter|paper kite|iron anvil|velvet armchair|tin drum|lacquered piano|"
+                 "bamboo fishing rod|pewter tankard|marble statue|woolen tent|jade teapot", "|")
+# Filler: ordinary logistics chatter, varied enough that no two paragraphs read alike.
+FILLER_WORDS = {
+    "adj": _words("quiet busy narrow wide damp dusty bright early late steady loud calm muddy cold warm heavy light"
+                  " empty crowded patched rusty freshly-painted overloaded delayed"),
+    "noun": _words("crate pallet barge lorry forklift ledger shipment gate ramp conveyor trolley depot container"
+                   " manifest invoice tarpaulin crane winch hatch bollard rope coil drum sack"),
+    "verb": _words("waited rolled stalled arrived departed rattled hummed drifted slowed cleared leaked tipped"
+                   " jammed reversed idled swayed creaked queued"),
+    "place": _words("north dock|loading bay|rail yard|canal lock|customs shed|outer quay|cold store|east gate|"
+                    "fuel jetty|weighbridge|container stack|harbour office|dry dock|grain silo", "|"),
+    "time": _words("before dawn|after lunch|at dusk|on the night shift|during the rain|near noon|at first light|"
+                   "after the tide turned|during the inspection|before the whistle", "|"),
+}
+
+
+@dataclass
+class Question:
+    kind: str
+    text: str
+    needed: list[str]  # fact sentences that must all be in the request
+
+
+@dataclass
+class Session:
+    cells: list[str]
+    facts: list[str]
+    questions: list[Question]
+    tokens: int = 0
+
+
+@dataclass
+class Run:
+    system: str
+    window_share: float
+    window: int
+    usable: int
+    hits: dict[str, list[bool]] = field(default_factory=lambda: {kind: [] for kind in KINDS})
+    request_tokens: list[int] = field(default_factory=list)
+    recalled_tokens: list[int] = field(default_factory=list)
+    findable: str = "-"
+    thrashing: int | None = None
+    seconds: float = 0.0
+
+    def rate(self, kind: str) -> float:
+        values = self.hits[kind]
+        return 100.0 * sum(values) / len(values) if values else float("nan")
+
+
+# -- the session ----------------------------------------------------------------------------------------------
+
+
+def filler(rng: random.Random, sentences: int) -> str:
+    words = FILLER_WORDS
+    parts = []
+    for _ in range(sentences):
+        parts.append(f"The {rng.choice(words['adj'])} {rng.choice(words['noun'])} {rng.choice(words['verb'])}"
+                     f" by the {rng.choice(words['place']).strip()} {rng.choice(words['time']).strip()}.")
+    return " ".join(parts)
+
+
+def build_session(seed: int = 14) -> Session:
+    rng = random.Random(seed)
+    people = [f"{first} {last}" for first in FIRST for last in LAST]
+    rng.shuffle(people)
+    people = people[:40]
+    early: list[str] = []  # facts that must come before the ones that follow from them
+    late: list[str] = []
+    questions: list[Question] = []
+    for index, person in enumerate(people):
+        _, fact, ask, values = DIRECT[index % len(DIRECT)]
+        value = str(rng.randint(100, 999)) if values == "{n}" else rng.choice(values.split("|"))
+        direct = fact.format(p=person, v=value)
+        fact, ask_p, values = PARAPHRASE[index % len(PARAPHRASE)]
+        paraphrase = fact.format(p=person, v=rng.choice(values.split("|")))
+        early += [direct, paraphrase]
+        if index < QUESTIONS_PER_KIND:
+            questions.append(Question("direct", ask.format(p=person), [direct]))
+            questions.append(Question("paraphrase", ask_p.format(p=person), [paraphrase]))
+        if index < QUESTIONS_PER_KIND:  # an update: the old value early, the new one late
+            old, new, ask_u, values = UPDATES[index % len(UPDATES)]
+            before, after = rng.sample(values.split("|"), 2)
+            early.append(old.format(p=person, v=before))
+            newer = new.format(p=person, v=after)
+            late.append(newer)
+            questions.append(Question("update", ask_u.format(p=person), [newer]))
+        if QUESTIONS_PER_KIND // 2 <= index < QUESTIONS_PER_KIND // 2 + QUESTIONS_PER_KIND:  # two hops
+            thing = OBJECTS[index - QUESTIONS_PER_KIND // 2]
+            owner = f"The {thing} belongs to {person}."
+            late.append(owner)
+            second = paraphrase if index % 2 else direct
+            ask_two = ("What does the owner of the {t} do for a living?" if index % 3 == 0 else
+                       "Which town is the owner of the {t} originally from?" if index % 3 == 1 else
+                       "Which food makes the owner of the {t} ill?")
+            if index % 2 == 0:  # the second fact is the direct one
+                ask_two = {0: "What is the favourite tea of the owner of the {t}?",
+                           1: "What is the locker number of the owner of the {t}?",
+                           2: "What is the name of the dog of the owner of the {t}?"}[index % len(DIRECT)]
+            questions.append(Question("two-hop", ask_two.format(t=thing), [owner, second]))
+    for index in range(QUESTIONS_PER_KIND):
+        name = f"{ABSENT_FIRST[index]} {ABSENT_LAST[index]}"
+        template = (DIRECT[index % len(DIRECT)][2], PARAPHRASE[index % len(PARAPHRASE)][1],
+                    UPDATES[index % len(UPDATES)][2])[index % 3]
+        questions.append(Question("abstention", template.format(p=name), []))
+    rng.shuffle(early)
+    rng.shuffle(late)
+    facts = early + late
+    cells = [f"Note {n + 1}: {fact}\n\n{filler(rng, 6)}\n\n{filler(rng, 6)}" for n, fact in enumerate(facts)]
+    rng.shuffle(questions)
+    session = Session(cells, facts, questions)
+    estimate = EstimateTokenizer("bench")
+    session.tokens = sum(count_messages(estimate, [{"content": cell}, {"content": echo(cell)}]) for cell in cells)
+    return session
+
+
+def echo(prompt: str) -> str:
+    return f"Echo: {prompt[:40]}"  # what the loopback server answers (openai_server._echo_reply)
+
+
+def request_text(body: dict[str, Any]) -> str:
+    return "\n".join(str(m.get("content") or "") for m in body.get("messages", []))
+
+
+# -- llmos in a real kernel --------------------------------------------------------------------------------
+
+
+def run_kernel(session: Session, server: OpenAIServer, share: float, system: str,
+               setup: str = "") -> Run:
+    window = int(session.tokens * share)
+    started = time.perf_counter()
+    with Kernel("llmos") as kernel:
+        kernel.execute(f"%model openai/test --api-base {server.url} --window {window}").check()
+        kernel.execute(f"%reserve {RESERVED}").check()
+        kernel.execute("%recall --auto " + ("off" if system == "lru, no recall" else "on")).check()
+        if setup:
+            kernel.execute("%%python\n" + setup).check()
+        usable = json.loads(kernel.execute("%memory --json").check().text())["usable"]
+        run = Run(system, share, window, usable)
+        for n, cell in enumerate(session.cells):
+            kernel.execute(cell, cell_id=f"fact-{n}").check()
+            if n % 50 == 49:
+                log(f"  {system} at {share:.0%}: {n + 1} cells in {time.perf_counter() - started:.0f} s")
+        for n, question in enumerate(session.questions):
+            before = len(server.requests)
+            kernel.execute(question.text, cell_id=f"question-{n}").check()
+            body = server.requests[before]["body"]
+            score(run, question, body)
+            if question.kind == "abstention" and system != "lru, no recall":
+                paging = json.loads(kernel.execute("%context --json").check().text()).get("paging") or {}
+                run.hits["abstention"][-1] = not paging.get("recalled")
+                run.recalled_tokens.append(paging.get("tokens", 0))
+        run.findable = findable(kernel, session)
+        run.thrashing = json.loads(kernel.execute("%memory --json").check().text())["paging"]["thrashing"]
+    server.requests.clear()
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+def score(run: Run, question: Question, body: dict[str, Any]) -> None:
+    text = request_text(body)
+    run.hits[question.kind].append(all(fact in text for fact in question.needed))
+    # The provider's own count (what the echo server reports as prompt_tokens, and the kernel calibrates to).
+    run.request_tokens.append(estimate_prompt_tokens(body.get("messages", [])))
+
+
+FINDABLE = """
+import json
+memory = get_ipython().kernel.runtime.memory
+facts = json.loads({facts!r})
+resident = "\\n".join(m["content"] for m in memory.plan("", apply_policy=False).messages)
+found = 0
+for fact in facts:
+    if fact in resident or any(fact in s.text for s in memory.swap.search(fact, 3)):
+        found += 1
+print(found, len(facts))
+"""
+
+
+def findable(kernel: Kernel, session: Session) -> str:
+    """How many facts are still in the window or found by a swap search for them (nothing is ever lost)."""
+    out = kernel.execute("%%python\n" + FINDABLE.format(facts=json.dumps(session.facts))).check().text()
+    found, total = out.split()[:2]
+    return f"{found}/{total}"
+
+
+# -- the truncation baseline: litellm's trim_messages over the whole conversation -----------------------
+
+
+def run_trim(session: Session, server: OpenAIServer, share: float, usable: int) -> Run:
+    import httpx
+    from litellm.utils import trim_messages
+
+    started = time.perf_counter()
+    run = Run("trim_messages", share, int(session.tokens * share), usable)
+    history: list[dict[str, str]] = [{"role": "system", "content": SYSTEM}]
+    for cell in session.cells:
+        history += [{"role": "user", "content": cell}, {"role": "assistant", "content": echo(cell)}]
+    with httpx.Client(timeout=30) as client:
+        for question in session.questions:
+            # trim_messages keeps the newest messages that fit and drops the rest, so handing it only the
+            # newest ones worth 1.5 windows of text gives the same result, without re-counting 300 messages.
+            recent, chars = [], 0
+            for message in reversed(history[1:]):
+                if chars > 6 * usable:  # about four characters a token: six a token leaves a margin
+                    break
+                recent.insert(0, message)
+                chars += len(message["content"])
+            messages = trim_messages([history[0], *recent, {"role": "user", "content": question.text}],
+                                     model="gpt-4o-mini", max_tokens=usable)
+            before = len(server.requests)
+            client.post(f"{server.url}/chat/completions", json={"model": "test", "messages": messages})
+            score(run, question, server.requests[before]["body"])
+            history += [{"role": "user", "content": question.text},
+                        {"role": "assistant", "content": echo(question.text)}]
+    server.requests.clear()
+    run.findable = "-"  # trimmed turns are gone for good
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+# -- the report ------------------------------------------------------------------------------------------------
+
+ABLATIONS = (
+    ("llmos: no two-hop", "get_ipython().kernel.runtime.memory.recall_options.two_hop = False"),
+    ("llmos: no recency", "get_ipython().kernel.runtime.memory.recall_options.recency = 0.0"),
+    ("llmos: no relevance gate", "get_ipython().kernel.runtime.memory.recall_options.coverage = 0.0"),
+    ("llmos: + conversation terms", "get_ipython().kernel.runtime.memory.recall_options.context_weight = 0.3"),
+)
+
+
+def table(runs: list[Run]) -> str:
+    head = ["window", "system", *KINDS, "avg request", "usable", "recall/abst.", "thrashing", "findable", "time"]
+    rows = []
+    for run in runs:
+        abstained = (f"{statistics.mean(run.recalled_tokens):.0f} tok" if run.recalled_tokens else "-")
+        rows.append([f"{run.window_share:.0%} ({run.window:,})", run.system,
+                     *(f"{run.rate(kind):.0f}%" for kind in KINDS),
+                     f"{statistics.mean(run.request_tokens):,.0f}", f"{run.usable:,}", abstained,
+                     "-" if run.thrashing is None else str(run.thrashing), run.findable,
+                     f"{run.seconds:.0f} s"])
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(" --- " for _ in head) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="the 10%% window only, no ablations")
+    parser.add_argument("--json", metavar="PATH", help="write the runs as JSON here")
+    args = parser.parse_args()
+    jupyter_env()
+    session = build_session()
+    log(f"session: {len(session.cells)} fact cells, {len(session.questions)} questions,"
+        f" about {session.tokens:,} tokens")
+    runs: list[Run] = []
+    shares = (0.10,) if args.quick else WINDOWS
+    with OpenAIServer() as server:
+        for share in shares:
+            ours = run_kernel(session, server, share, "llmos paging")
+            lru = run_kernel(session, server, share, "lru, no recall")
+            trim = run_trim(session, server, share, ours.usable)
+            runs += [ours, lru, trim]
+            for run in (ours, lru, trim):
+                log(f"{share:.0%} {run.system}: " + ", ".join(f"{k} {run.rate(k):.0f}%" for k in KINDS))
+        if not args.quick:
+            for name, setup in ABLATIONS:
+                run = run_kernel(session, server, 0.10, name, setup)
+                runs.append(run)
+                log(f"10% {name}: " + ", ".join(f"{k} {run.rate(k):.0f}%" for k in KINDS))
+    if args.json:
+        Path(args.json).write_text(json.dumps([vars(run) for run in runs], indent=1))
+    print(table(runs))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,241 @@
+"""Which swapped pages a prompt needs: ranking for demand paging. Pure: reads the swap index, changes nothing.
+
+The score of a page is BM25 summed over the query's words (FTS5 with porter stemming gives each word's BM25
+per page; BM25 is additive over words, so weighting words differently stays exact). On top of that:
+
+- Relevance gate (coverage): a page must carry at least half of the query's weight, where each word weighs its
+  IDF, and a name that swap has never seen weighs the most. Names (capitalized words, identifiers like
+  `zebra0qux`) weigh double. A question about someone memory never heard of then recalls nothing, instead of
+  every page that shares a common word with it (abstention).
+- Two hops: a question that names no one memory knows ("the owner of the red canoe") takes the names that its
+  best pages mention and looks those up too, so the fact about the owner comes back with the fact naming them.
+- Recency: among pages of about the same relevance the newer wins, so an update outranks the fact it replaced.
+- Recent conversation: words of the last prompts add a small bonus (never pass the gate on their own).
+
+Each step can be switched off (RecallOptions), which is how benchmarks/bench_paging.py measures what it adds.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .swap import STOPWORDS, PageRow, Swap, query_terms
+
+ENTITY_WEIGHT = 2.0
+# A word swap has never seen weighs this share of its (maximal) IDF, unless it is a name: questions use words
+# that facts did not ("hobby" for "keeping bees"), but a name nobody mentioned means memory has nothing on it.
+UNSEEN_WEIGHT = 0.5
+# A word on more than this share of all pages tells nothing about which page is meant: it is left out of the
+# query (and of the gate). Ranking it would cost more than everything else together (a long prompt's filler).
+COMMON_SHARE = 0.2
+COMMON_FLOOR = 50  # in a swap of fewer pages no word is common: a few pages cannot show it
+ANCHORS = 3  # rarest words of a question without names, of which a page must carry half the weight
+NAME_COVERAGE = 0.6  # of the weight of the names a question uses: two equally rare names both, or the rarer
+_WORD = re.compile(r"\w+")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:;\n]\s*)$")
+_IDENTIFIER = re.compile(r"^(?=\w*[a-z])(?=\w*\d)\w+$", re.IGNORECASE)
+
+
+@dataclass
+class RecallOptions:
+    coverage: float = 0.5  # share of the gate words' weight a page must match; 0 turns the gate off
+    floor: float = 0.3  # and, for a question without names, of the whole query's weight
+    two_hop: bool = True
+    recency: float = 0.15  # bonus of the newest candidate over the oldest, in units of the best score
+    context_weight: float = 0.0  # words of the recent conversation, relative to the prompt's own
+    hop_pages: int = 2  # how many best pages lend their names to the second hop
+    max_pages: int = 32  # candidates handed to the budget at most (the budget decides)
+
+
+@dataclass
+class Hit:
+    """A candidate page and why it matched."""
+
+    page: PageRow
+    score: float
+    terms: list[str] = field(default_factory=list)
+    hop: int = 1
+    coverage: float = 0.0
+
+    def to_json(self) -> dict[str, object]:
+        return {"segment_id": self.page.segment_id, "page": self.page.index, "score": round(self.score, 3),
+                "coverage": round(self.coverage, 3), "match": list(self.terms), "hop": self.hop}
+
+
+def entities(text: str) -> list[str]:
+    """Names in `text`, lower-cased: capitalized words not opening a sentence (or opening one but followed by
+    another capitalized word: "Lena Voss moved"), and identifiers mixing letters and digits (`zebra0qux`)."""
+    found: list[str] = []
+    words = list(_WORD.finditer(text))
+    for position, match in enumerate(words):
+        word = match.group(0)
+        if _IDENTIFIER.match(word):
+            found.append(word.lower())
+            continue
+        if not word[:1].isupper() or len(word) < 2 or word.lower() in STOPWORDS:
+            continue
+        opening = bool(_SENTENCE_START.search(text[: match.start()]))
+        following = words[position + 1] if position + 1 < len(words) else None
+        joined = following is not None and text[match.end() : following.start()] == " "
+        if not opening or joined and following.group(0)[:1].isupper():
+            found.append(word.lower())
+    return list(dict.fromkeys(found))
+
+
+class Ranker:
+    """Ranks the pages of one swap for one prompt; `rank()` returns the hits, best first."""
+
+    def __init__(self, swap: Swap, options: RecallOptions | None = None) -> None:
+        self.swap = swap
+        self.options = options or RecallOptions()
+        self._total = max(swap.page_total(), 1)
+        self._postings: dict[str, dict[int, float]] = {}
+        self._frequencies: dict[str, int] = {}
+
+    def rank(self, prompt: str, context: Sequence[str] = (), resident: Sequence[str] = ()) -> list[Hit]:
+        """The pages `prompt` needs, best first. `context`: recent prompts; `resident`: texts in the window
+        (a first hop may be there already, and then only the second one is in swap)."""
+        options = self.options
+        terms = [term for term in query_terms(prompt) if not self._common(term)]
+        names = [term for term in entities(prompt) if term in terms]
+        known = [name for name in names if self._frequency(name)]
+        if names and not known:
+            return []  # about someone (or something) memory has never heard of: nothing to recall
+        weights = {term: self._weight(term, term in names) for term in terms}
+        passing = [hit for hit in self._score(weights, names, *self._gate(weights, known)).values()
+                   if self._passes(sum(weights[t] for t in hit.terms), sum(weights.values()), bool(known))]
+        if options.two_hop and not known:
+            passing += self._second_hop(passing, weights, self._resident_names(resident, terms))
+        if options.context_weight > 0:
+            self._add_context(passing, context, terms)
+        return self._order(passing)[: options.max_pages]
+
+    def _gate(self, weights: dict[str, float], known: list[str]) -> tuple[dict[str, float], float]:
+        """The words a page must carry, and what share of their weight.
+
+        A question naming someone memory knows is about them: most of the weight of those names (a shared
+        first name is not enough), however the rest is worded. Otherwise the query's rarest words that memory
+        has seen (the red canoe of "what does the owner of the red canoe do?"), and the whole query's share
+        as well: the words every question uses must not decide, and a page must still match the question.
+        """
+        if known:
+            return {name: weights[name] for name in known}, NAME_COVERAGE
+        seen = sorted((term for term in weights if self._frequency(term)), key=self._frequency)
+        if not seen or self.options.coverage <= 0:
+            return weights, self.options.coverage
+        return {term: weights[term] for term in seen[:ANCHORS]}, self.options.coverage
+
+    def _passes(self, covered: float, whole: float, named: bool) -> bool:
+        return named or self.options.coverage <= 0 or covered >= self.options.floor * whole
+
+    # -- scoring ---------------------------------------------------------------------------------------
+
+    def _common(self, term: str) -> bool:
+        return self._total >= COMMON_FLOOR and self._frequency(term) > COMMON_SHARE * self._total
+
+    def _frequency(self, term: str) -> int:
+        if term not in self._frequencies:
+            postings = self._postings.get(term)
+            self._frequencies[term] = len(postings) if postings is not None else self.swap.frequency(term)
+        return self._frequencies[term]
+
+    def _postings_of(self, term: str) -> dict[int, float]:
+        if term not in self._postings:
+            self._postings[term] = self.swap.postings(term)
+        return self._postings[term]
+
+    def _weight(self, term: str, name: bool) -> float:
+        if name:
+            return ENTITY_WEIGHT * self._idf(term)
+        return self._idf(term) * (1.0 if self._frequency(term) else UNSEEN_WEIGHT)
+
+    def _idf(self, term: str) -> float:
+        frequency = self._frequency(term)
+        return math.log(1 + (self._total - frequency + 0.5) / (frequency + 0.5))
+
+    def _score(self, weights: dict[str, float], names: list[str], gate: dict[str, float],
+               share: float) -> dict[int, Hit]:
+        """Pages carrying at least `share` of the `gate` words' weight, best first (at most a few times
+        max_pages: the recency order only reorders those). Only they are read from swap."""
+        whole = sum(gate.values()) or 1.0
+        scores: dict[int, float] = {}
+        covered: dict[int, float] = {}
+        matched: dict[int, list[str]] = {}
+        for term in weights:
+            factor = ENTITY_WEIGHT if term in names else 1.0
+            for rowid, score in self._postings_of(term).items():
+                scores[rowid] = scores.get(rowid, 0.0) + factor * score
+                covered[rowid] = covered.get(rowid, 0.0) + gate.get(term, 0.0)
+                matched.setdefault(rowid, []).append(term)
+        floor = share * whole
+        passing = sorted((rowid for rowid in scores if covered[rowid] >= floor), key=scores.__getitem__, reverse=True)
+        rows = {row.rowid: row for row in self.swap.pages(passing[: 4 * self.options.max_pages])}
+        return {rowid: Hit(row, scores[rowid], matched[rowid], 1, covered[rowid] / whole)
+                for rowid, row in rows.items()}
+
+    def _resident_names(self, texts: Sequence[str], terms: list[str]) -> list[str]:
+        """Names in the window's paragraphs that carry two of the question's distinctive words (the first hop
+        is resident, so swap does not know those words: at most twice)."""
+        rare = {term for term in terms if self._frequency(term) <= 2}
+        if len(rare) < 2:
+            return []
+        found: list[str] = []
+        for text in texts:
+            for paragraph in text.split("\n\n"):
+                words = {word.lower() for word in _WORD.findall(paragraph)}
+                if len(rare & words) >= 2:
+                    found += [name for name in entities(paragraph) if name not in terms]
+        return found
+
+    def _second_hop(self, first: list[Hit], query: dict[str, float], resident: list[str]) -> list[Hit]:
+        """Pages naming whoever the best first-hop pages name: the question reached them only through those.
+        They must carry those names; the question's own words rank them among themselves."""
+        known = {hit.page.rowid for hit in first}
+        ceiling = max((hit.score for hit in first), default=1.0)
+        origins = [(hit.score, entities(hit.page.text)) for hit in self._order(first)[: self.options.hop_pages]]
+        if resident:
+            origins.append((ceiling, resident))
+        found: dict[int, Hit] = {}
+        for strength, mentioned in origins:
+            names = [name for name in dict.fromkeys(mentioned)
+                     if name not in query and self._frequency(name) and not self._common(name)]
+            if not names:
+                continue
+            gate = {name: self._idf(name) for name in names}
+            hits = [hit for rowid, hit in self._score({**query, **gate}, names, gate, NAME_COVERAGE).items()
+                    if rowid not in known]
+            top = max((hit.score for hit in hits), default=0.0) or 1.0
+            for hit in hits:
+                # A hop is weaker evidence than a direct match: scaled below the page that named them.
+                hit.hop, hit.score = 2, 0.8 * min(strength, ceiling) * hit.score / top
+                if hit.page.rowid not in found or found[hit.page.rowid].score < hit.score:
+                    found[hit.page.rowid] = hit
+        return list(found.values())
+
+    def _add_context(self, hits: list[Hit], context: Sequence[str], terms: list[str]) -> None:
+        extra = [term for term in query_terms(" ".join(context))
+                 if term not in terms and not self._common(term)]
+        for term in extra:
+            postings = self._postings_of(term)
+            for hit in hits:
+                bonus = postings.get(hit.page.rowid)
+                if bonus:
+                    hit.score += self.options.context_weight * bonus
+                    hit.terms.append(term)
+
+    def _order(self, hits: list[Hit]) -> list[Hit]:
+        """Best first: relevance, plus a recency bonus that decides between pages of about equal relevance."""
+        if not hits:
+            return []
+        best = max(hit.score for hit in hits) or 1.0
+        by_age = sorted({hit.page.created for hit in hits})
+        span = max(len(by_age) - 1, 1)
+        age_rank = {created: index / span for index, created in enumerate(by_age)}
+
+        def key(hit: Hit) -> tuple[float, float]:
+            return (hit.score / best + self.options.recency * age_rank[hit.page.created], hit.page.created)
+
+        return sorted(hits, key=key, reverse=True)
