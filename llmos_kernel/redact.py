@@ -46,6 +46,11 @@ def is_secret(name: str, value: str) -> bool:
             or value in secret_values())
 
 
+def redact_url(url: str) -> str:
+    """``url`` without the password of a ``user:password@`` part."""
+    return URL_CREDENTIALS.sub(MARK + "@", url)
+
+
 def redact(text: str, secrets: list[str] | None = None, mark: str = MARK) -> str:
     """``text`` with every secret replaced by ``mark``."""
     for secret in secret_values() if secrets is None else secrets:

@@ -41,3 +41,10 @@ def test_env_magic_and_store_agree(monkeypatch):
     monkeypatch.setenv("DB_CREDENTIAL", "credential-0123456789")
     assert masked("DB_CREDENTIAL", "credential-0123456789") != "credential-0123456789"
     assert "credential-0123456789" not in scrub("value credential-0123456789")
+
+
+def test_a_model_spec_never_shows_url_credentials():
+    spec = ModelSpec("openai/team", api_base="https://alice:s3cr3t@gw.example/v1")
+    shown = spec.describe()
+    assert "s3cr3t" not in shown and "gw.example/v1" in shown
+    assert spec.api_base == "https://alice:s3cr3t@gw.example/v1"  # requests still go where the user said

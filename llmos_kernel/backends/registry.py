@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelNotFound
-from ..redact import register_key_variable
+from ..redact import redact_url, register_key_variable
 from .base import Backend
 from .llamacpp import EMBEDDED_NAME, LlamaCppBackend, embedded_backend
 
@@ -39,8 +39,8 @@ class ModelSpec:
 
     def describe(self) -> str:
         parts = [self.name]
-        if self.api_base:
-            parts.append(f"--api-base {self.api_base}")
+        if self.api_base:  # shown in %model, %alias, the panel and the store: never a user:password@ part
+            parts.append(f"--api-base {redact_url(self.api_base)}")
         if self.api_key_env:
             parts.append(f"--api-key-env {self.api_key_env}")
         return " ".join(parts)
