@@ -102,7 +102,7 @@ def render_map(view: Plan | dict[str, Any]) -> str:
         if by_kind.get(kind.value):
             tokens = by_kind[kind.value]
             lines.append(f"  {kind.value:<9} {tokens:>9,}  {_bar(tokens, usable)}")
-    lines += ["", f"  {'id':<8} {'cell':<6} {'kind':<9} {'tokens':>9}  pin  {'state':<9} preview"]
+    lines += ["", f"  {'id':<10} {'cell':<6} {'kind':<9} {'tokens':>9}  pin  {'state':<9} preview"]
     for row in data.get("segments") or _rows_from_regions(data["regions"]):
         cell = row.get("execution_count")
         cell_text = f"[{cell}]" if cell is not None else "-"
@@ -113,7 +113,7 @@ def render_map(view: Plan | dict[str, Any]) -> str:
         if row.get("interrupted"):
             preview = "(interrupted) " + preview
         lines.append(
-            f"  {row['id']:<8} {cell_text:<6} {row['kind']:<9} {int(row['tokens']):>9,}  {pin}  "
+            f"  {row['id']:<10} {cell_text:<6} {row['kind']:<9} {int(row['tokens']):>9,}  {pin}  "
             f"{row.get('state', 'resident'):<9} {preview}"
         )
     lines += _paging_lines(data.get("paging"))
