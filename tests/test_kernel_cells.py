@@ -10,23 +10,8 @@ import json
 
 import pytest
 
-from tests.support.kernel import KernelSession
-from tests.support.openai_server import OpenAIServer
-
-
-@pytest.fixture(scope="module")
-def server():
-    with OpenAIServer() as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def k(server):
-    session = KernelSession()
-    run = session.run(f"%model openai/echo --api-base {server.url} --window 16000")
-    assert run.status == "ok", run.error_text
-    yield session
-    session.close()
+# A kernel on the loopback server, shared by the module (the same fixtures as the prompt-program tests).
+from tests.test_prompt_programs import k, server  # noqa: F401
 
 
 def shown_count(run) -> int:
