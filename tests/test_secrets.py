@@ -13,8 +13,8 @@ import pytest
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
-from llmos_kernel.backends.provider_errors import redact
 from llmos_kernel.magics.secrets import HIDDEN, masked
+from llmos_kernel.redact import redact
 from tests.support.openai_server import OpenAIServer
 
 KEYS = {

@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 
 from ..errors import KeyRejected, MissingAPIKey, ModelNotFound, ProviderError, UserFacingError
-from ..redact import is_secret, redact, secret_values  # noqa: F401  (re-exported)
+from ..redact import redact, secret_values
 from .endpoints import KEY_HINT, PROVIDERS, Route
 from .faults import TRANSIENT, kind_of, status_of
 

@@ -12,13 +12,14 @@ from llmos_kernel.backends import provider_errors as pe
 from llmos_kernel.backends.endpoints import Route
 from llmos_kernel.backends.faults import ProviderFault, kind_of, status_fault
 from llmos_kernel.errors import KeyRejected, ModelNotFound, ProviderError
+from llmos_kernel.redact import redact
 
 
 def test_redact_hides_key_shapes_masked_echoes_and_environment_secrets(monkeypatch):
     monkeypatch.setenv("ODD_PROVIDER_API_KEY", "q7Wz-odd-shaped-secret-99")
     text = ("Incorrect API key provided: sk-abc***************wxyz. raw sk-live-0123456789abcdef, "
             "AIzaSyA1234567890abcdef, Authorization: Bearer tok_123, env q7Wz-odd-shaped-secret-99")
-    clean = pe.redact(text)
+    clean = redact(text)
     for secret in ("wxyz", "0123456789abcdef", "AIzaSy", "tok_123", "q7Wz-odd"):
         assert secret not in clean
     assert "Incorrect API key provided" in clean
