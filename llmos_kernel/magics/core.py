@@ -61,9 +61,11 @@ class LLMOSMagics(Magics):
     @argument("--as", dest="as_name", help="bind the answer to this Python variable")
     @argument("--system", "-s", help="system prompt for this cell only")
     @argument("--timeout", type=float, help="seconds to wait for the answer to start, retries included")
+    @argument("--tools", help="tools this cell may call: patterns, comma-separated (python,fs.*)")
+    @argument("--no-tools", action="store_true", help="no tools for this cell")
     @cell_magic
     def prompt(self, line: str, cell: str) -> None:
-        """%%prompt [--model M] [--temperature T] [--max-tokens N] [--format F] [--no-history] [--as NAME] [--system TEXT] [--timeout S] - run the cell as a prompt
+        """%%prompt [--model M] [--temperature T] [--max-tokens N] [--format F] [--no-history] [--as NAME] [--system TEXT] [--timeout S] [--tools PATTERNS] [--no-tools] - run the cell as a prompt
 
         A plain cell is a prompt already; %%prompt adds per-cell options. Leading %line magics in the cell run
         first; the rest is the prompt, sent with the conversation memory to the backing model (%model).
@@ -88,6 +90,8 @@ class LLMOSMagics(Magics):
             as_name=args.as_name,
             system=args.system,
             timeout=args.timeout,
+            tools=[p.strip() for p in args.tools.split(",") if p.strip()] if args.tools else None,
+            no_tools=args.no_tools,
         )
         count = running_execution_count(self.shell)
         answer = self.runtime.run_prompt(text.strip(), cell_id=self.cell_id, execution_count=count, options=options)
