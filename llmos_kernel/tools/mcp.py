@@ -363,7 +363,7 @@ def _connect(server: _Server) -> Any:
         # stderr goes to a file: the server's logs stay out of the cells (ipykernel forwards fd 2), and its last
         # line says why it died. env is merged by the SDK over a minimal inherited set (PATH, HOME, ...), so the
         # kernel's own credentials do not reach a server unless the user passes them.
-        server.stderr = tempfile.TemporaryFile()
+        server.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - the runner closes it when the server ends
         parameters = StdioServerParameters(command=server.command[0], args=server.command[1:], env=server.env or None)
         return stdio_client(parameters, errlog=server.stderr)
     return _http(server)
