@@ -3,15 +3,17 @@
     python tests/support/mcp_server.py              # stdio
     python tests/support/mcp_server.py --http PORT  # streamable HTTP on 127.0.0.1:PORT, path /mcp
 
-`write_note` appends to the file named by $MCP_TEST_NOTES, so a test can see that a side effect happened.
+`write_note` appends to the file named by $MCP_TEST_NOTES, so a test can see that a side effect happened; `slow`
+notes there when it is cancelled, so a test can see that an abandoned call was cancelled at the server.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import time
+import sys
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
 
@@ -34,9 +36,13 @@ def echo(text: str) -> str:
 @server.tool(annotations=ToolAnnotations(read_only_hint=False))
 def write_note(text: str) -> str:
     """Append a line to the notes file."""
+    _note(text)
+    return "noted"
+
+
+def _note(text: str) -> None:
     with open(os.environ["MCP_TEST_NOTES"], "a", encoding="utf-8") as notes:
         notes.write(text + "\n")
-    return "noted"
 
 
 @server.tool()
@@ -46,10 +52,21 @@ def fail() -> str:
 
 
 @server.tool()
-def slow(seconds: float) -> str:
-    """Sleep, then answer (a blocking sleep: the server cannot answer anything else meanwhile)."""
-    time.sleep(seconds)
-    return f"slept {seconds}"
+async def slow(seconds: float) -> str:
+    """Sleep, then answer."""
+    try:
+        await anyio.sleep(seconds)
+    except anyio.get_cancelled_exc_class():
+        _note(f"slow({seconds:g}) cancelled")
+        raise
+    return f"slept {seconds:g}"
+
+
+@server.tool()
+def crash(message: str) -> str:
+    """Write the message to stderr and exit at once with code 3, as a server that fails hard."""
+    print(message, file=sys.stderr, flush=True)
+    os._exit(3)
 
 
 @server.tool(annotations=READ_ONLY)
