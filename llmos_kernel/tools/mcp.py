@@ -93,7 +93,7 @@ class _Server:
     stderr: IO[bytes] | None = None
     heard_at: int = 0  # stderr's size when the server last answered
     runner: asyncio.Task | None = None
-    stop: Any = None  # an anyio.Event: set, the runner closes the session and the transport
+    scope: Any = None  # the anyio.CancelScope of the session: cancelled, the runner closes session and transport
 
     @property
     def transport(self) -> str:
@@ -280,6 +280,9 @@ def _unavailable(server: _Server) -> str:
 
 async def _open(server: _Server, timeout: float) -> None:
     """Start the server's runner and wait until it is ready; on failure stop it and raise MCPError."""
+    import anyio
+
+    server.scope = anyio.CancelScope()  # before the runner starts: a stop may come before it enters the scope
     ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     server.runner = asyncio.create_task(_run(server, ready))
     try:
@@ -291,49 +294,54 @@ async def _open(server: _Server, timeout: float) -> None:
         await _close(server)
         raise
     if failure:
+        server.die(failure)
         await _close(server)
-        raise MCPError(f"MCP server {server.name}: {redact(failure, server.secrets())}")
+        raise MCPError(f"MCP server {server.name}: {server.error}")
 
 
 async def _close(server: _Server) -> None:
-    """Let the runner close its session and transport; cancel it only if that takes too long."""
+    """Let the runner close its session and transport; cancel its task only if that takes too long."""
+    if server.state in ("starting", "ready"):
+        server.state = "stopped"  # first: a call that sees the connection close now must not report a death
     runner = server.runner
     if runner is None or runner.done():
         return
-    if server.stop is not None:
-        server.stop.set()
+    server.scope.cancel()
     done, _ = await asyncio.wait({runner}, timeout=STOP_TIMEOUT)
-    if not done:
+    if not done:  # a native cancel can cut the SDK's shielded shutdown short: only when it is stuck anyway
         runner.cancel()
         await asyncio.wait({runner}, timeout=1.0)
 
 
 async def _run(server: _Server, ready: asyncio.Future[str]) -> None:
-    """Own the server's transport and session from start to end; set ``ready`` to "" or to the reason it failed."""
+    """Own the server's transport and session from start to end; set ``ready`` to "" or to the reason it failed.
+
+    Cancelling ``server.scope`` (a stop, a failed start, the transport's end) closes the session; the transport
+    then shuts down outside that scope, so a stdio server gets the SDK's whole shutdown (close stdin, then
+    SIGTERM, then SIGKILL) and an HTTP session its DELETE.
+    """
     import anyio
     from mcp import ClientSession
 
-    server.stop = anyio.Event()
     try:
         async with _connect(server) as (read, write), anyio.create_task_group() as relay:
             send, receive = anyio.create_memory_object_stream(0)
             relay.start_soon(_relay, server, read, send)
-            async with ClientSession(receive, write) as session:
-                initialized = await session.initialize()
-                tools = await _list_tools(session, server.name) if initialized.capabilities.tools else []
-                server.tools, server.session, server.state = tools, session, "ready"
-                server.heard()
-                ready.set_result("")
-                await server.stop.wait()
+            with server.scope:
+                async with ClientSession(receive, write) as session:
+                    initialized = await session.initialize()
+                    tools = await _list_tools(session, server.name) if initialized.capabilities.tools else []
+                    server.tools, server.session, server.state = tools, session, "ready"
+                    server.heard()
+                    ready.set_result("")
+                    await anyio.sleep_forever()
             relay.cancel_scope.cancel()
     except Exception as exc:  # noqa: BLE001 - any failure of a peripheral is reported, never raised into the loop
         server.die(server.error or _describe(exc, server))
     finally:
         server.session = None
-        if server.state == "starting":  # stopped before it was ready
-            server.die("stopped during start-up")
         if not ready.done():
-            ready.set_result(server.error or "stopped")
+            ready.set_result(server.error or "stopped during start-up")
         if server.stderr is not None:
             server.stderr.close()
 
@@ -348,9 +356,8 @@ async def _relay(server: _Server, read: Any, send: Any) -> None:
     except (anyio.BrokenResourceError, anyio.ClosedResourceError):
         return  # the session or the transport is closing: our own shutdown, or a failure the runner reports
     else:
-        if not server.stop.is_set():
-            server.die(server.ended())  # before the session hears of it, so a pending call sees the reason
-            server.stop.set()
+        server.die(server.ended())  # before the session hears of it, so a pending call sees the reason
+        server.scope.cancel()
     finally:
         await send.aclose()
 

@@ -45,7 +45,8 @@ def notes_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def server_env(notes_file: Path) -> dict[str, str]:
-    return {"MCP_TEST_NOTES": str(notes_file), "MY_API_TOKEN": SECRET}
+    # The SDK passes a stdio server only PATH, HOME and a few more: PYTHONPATH makes it import the same mcp as us.
+    return {"MCP_TEST_NOTES": str(notes_file), "MY_API_TOKEN": SECRET, "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
 
 
 @pytest.fixture(scope="module")
@@ -203,6 +204,15 @@ def test_a_server_that_cannot_start_gives_one_clear_message(manager: MCPManager,
             kwargs = {**kwargs, "url": kwargs["url"].format(port=port)}
         with pytest.raises(MCPError, match=message.format(port=port)):
             manager.add("x", timeout=20, **kwargs)
+    assert manager.servers() == []
+
+
+def test_a_server_that_never_answers_times_out_and_is_stopped(manager: MCPManager):
+    children = {child.pid for child in psutil.Process().children(recursive=True)}
+    mute = "import sys, time; print('listening', file=sys.stderr, flush=True); time.sleep(60)"
+    with pytest.raises(MCPError, match=r"MCP server mute: did not answer within 1 s \(its last words: listening\)"):
+        manager.add("mute", command=[sys.executable, "-c", mute], timeout=1)
+    assert {child.pid for child in psutil.Process().children(recursive=True)} <= children
     assert manager.servers() == []
 
 
