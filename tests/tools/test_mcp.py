@@ -105,6 +105,7 @@ def test_calls_return_text_and_tool_errors_are_results(shared: MCPManager, notes
     refused = shared.call("t", "add", {"a": "not a number"})  # the server rejects the arguments: the model can read it
     assert refused.is_error and "a" in refused.text
     assert shared.call("t", "no_such_tool", {}).is_error
+    assert shared.call("t", "add", [1, 2]).text == "the arguments of t.add must be a JSON object, not list"  # type: ignore[arg-type]
     with pytest.raises(MCPError, match="no MCP server named 'nope'"):
         shared.call("nope", "add", {"a": 1, "b": 2})
 
