@@ -284,8 +284,9 @@ async def call(server: Link, tool: str, arguments: dict, timeout: float) -> MCPR
         if exc.code != CONNECTION_CLOSED:  # the server refused this call (unknown tool, bad arguments): the model
             return MCPResult(redact(str(exc), server.secrets()), True)  # can read that and go on
         if server.runner is not None:  # the runner records why the connection closed
-            await asyncio.wait({server.runner}, timeout=STOP_TIMEOUT)
+            await asyncio.wait({server.runner}, timeout=2.0)
         server.die(server.ended())
+        server.scope.cancel()  # a runner still holding the transport lets go of it
         raise MCPError(unavailable(server)) from None
     except RuntimeError as exc:  # a result that breaks the tool's declared output schema
         return MCPResult(redact(str(exc), server.secrets()), True)
