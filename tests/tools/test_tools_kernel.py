@@ -300,9 +300,13 @@ def test_tool_definitions_are_counted_on_the_map(k, server):
     snap = json.loads(k.run("%memory --json").stdout)
     tools = [r for r in snap["regions"] if r["kind"] == "tools"]
     assert len(tools) == 1 and tools[0]["tokens"] > 0
-    expected = k.eval("(lambda m: m.tokenizer.count(m.tools_segment.text) + m.tokenizer.per_message)"
-                      "(get_ipython().kernel.runtime.memory)")
-    assert tools[0]["tokens"] == expected
+    # Counted with the model's tokenizer like any text (this custom server's tokenizer estimates and is
+    # calibrated by the server's reported usage, so the count is the memory's, scaled), and part of "used".
+    expected = k.eval("(lambda m, raw: (m.tokens_of(m.tools_segment), m._scaled(raw(m.tokenizer)(m.tools_segment.text)"
+                      " + m.tokenizer.per_message)))(get_ipython().kernel.runtime.memory,"
+                      " __import__('llmos_kernel.memory.tokenizers', fromlist=['x']).raw_counter)")
+    assert tools[0]["tokens"] == expected[0] == expected[1]
+    assert snap["used"] >= sum(r["tokens"] for r in snap["regions"])
     text = k.eval("get_ipython().kernel.runtime.memory.tools_segment.text")
     assert json.loads(text) == sent  # what is counted is exactly what was sent
     assert "tools" in k.run("%memory").stdout
