@@ -33,14 +33,14 @@ $(VENV)/.installed: pyproject.toml $(PY) $(CONSTRAINTS)
 
 setup: $(VENV)/.installed
 
-# Debian's chromium for the browser tests (Playwright must never download a browser here). LLMOS_CHROMIUM may
-# name another Chromium binary instead.
+# Debian's chromium for the browser tests (Playwright must never download a browser here), with an emoji font so
+# the screenshots in docs/ show the answers' status icons. LLMOS_CHROMIUM may name another Chromium binary instead.
 setup-browser:
 	@if [ -n "$$LLMOS_CHROMIUM" ] || command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  apt-get update -qq && apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null; \
 	elif sudo -n true 2>/dev/null; then \
-	  sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; \
+	  sudo apt-get update -qq && sudo apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null; \
 	else \
 	  echo "error: the browser tests need Chromium: sudo apt-get install chromium (or set LLMOS_CHROMIUM=/path)"; exit 1; \
 	fi

@@ -147,6 +147,13 @@ class AnswerDisplay:
         self._counted = 0  # the next round's text starts afresh
         self._publish(self._bundle("", f"▶ {self.model} · tools ran, asking the model again…"))
 
+    def calling(self, text: str, paths: list[str]) -> None:
+        """The model asked for tools: say which while they run (or wait for approval), instead of a "waiting"
+        ticker that would blame the model for the user's time."""
+        self._first_token.set()
+        names = ", ".join(dict.fromkeys(paths))
+        self._publish(self._bundle(text, f"🔧 {self.model} · calling {names}…"))
+
     def failed(self, elapsed: float) -> None:
         self._first_token.set()
         self._publish(self._bundle("", f"✖ {self.model} · failed after {elapsed:.1f} s (see the error below)"))

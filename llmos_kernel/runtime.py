@@ -520,6 +520,7 @@ def loop_view(loop: ToolLoop | None, view: AnswerDisplay) -> None:
     """Tool steps show in the cell between the answer's text parts."""
     if loop is not None:
         loop.on_step = view.add_step
+        loop.on_calls = view.calling
 
 
 @dataclass

@@ -90,6 +90,9 @@ class ToolLoop:
         self.available = {t.name: t for t in syscalls.registry.tools.values()}
         self.on_call = on_call  # a finished call: the runtime adds its %ps row and views
         self.on_step = on_step  # (round text, step markdown, step plain) for the cell's display
+        # (round text, tool paths) before a round's calls run, so the cell says so while a call or its
+        # approval takes time (else it would still read "waiting for the model")
+        self.on_calls: Callable[[str, list[str]], None] = lambda text, paths: None
         self.cell_grants: set[str] = set()  # "allow for this cell"
         self.paged_in: set[str] = set()  # definitions loaded with load_tools for this cell
         self.records: list[CallRecord] = []
@@ -122,6 +125,7 @@ class ToolLoop:
                 return LoopResult("".join(texts), usage or Usage(exact=False), "ok", self.records, rounds, True)
             messages.append({"role": "assistant", "content": current.text or None,
                              "tool_calls": [c.to_message() for c in current.calls]})
+            self.on_calls(current.text, [self._path(c.name) for c in current.calls])
             interrupted = False
             step_md: list[str] = []
             step_plain: list[str] = []
@@ -146,9 +150,12 @@ class ToolLoop:
             if interrupted:
                 return LoopResult("".join(texts), usage or Usage(exact=False), "interrupted", self.records, rounds)
 
+    def _path(self, name: str) -> str:
+        tool = self.available.get(name)
+        return tool.path if tool else name
+
     def _record(self, call: ToolCall) -> CallRecord:
-        tool = self.available.get(call.name)
-        record = CallRecord(call.id, call.name, tool.path if tool else call.name, redact(call.arguments or "{}"))
+        record = CallRecord(call.id, call.name, self._path(call.name), redact(call.arguments or "{}"))
         self.records.append(record)
         return record
 
@@ -227,7 +234,9 @@ class ToolLoop:
 
 def step_view(record: CallRecord) -> tuple[str, str]:
     """A call as one collapsed HTML block for the Markdown output (built here, every value escaped: no blank
-    line inside, so Markdown renderers keep it one block) and as one plain line."""
+    line inside, so Markdown renderers keep it one block) and as one plain line. Expanded, it shows the
+    arguments (strings with their own line breaks, so code reads as code) and the result's preview, labelled
+    and indented as a quote so they do not run into the answer's text."""
     icon = {"ok": "🔧", "error": "⚠", "denied": "⛔", "interrupted": "⏹"}.get(record.status, "🔧")
     who = {"rule": "", "once": " · approved once", "cell": " · approved for the cell", "always": " · always allowed",
            "headless": " · no one to ask", "deny": " · denied"}.get(record.approved, "")
@@ -237,6 +246,22 @@ def step_view(record: CallRecord) -> tuple[str, str]:
     def block(text: str) -> str:
         return html.escape(text).replace("\n", "&#10;")
 
-    md = (f'<details class="llmos-tool-step"><summary>{html.escape(summary)}</summary>'
-          f"<pre>{block(record.arguments)}</pre><pre>{block(preview)}</pre></details>")
+    md = (f'<details class="llmos-tool-step"><summary>{html.escape(summary)}</summary><blockquote>'
+          f"<sub>arguments</sub><pre>{block(readable_arguments(record.arguments))}</pre>"
+          f"<sub>result</sub><pre>{block(preview)}</pre></blockquote></details>")
     return md, f"[{summary}] {record.path}({record.arguments[:200]})"
+
+
+def readable_arguments(arguments: str) -> str:
+    """``{"code": "a = 1\\nb"}`` as ``code:`` and the code on its own lines; anything else as written."""
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        return arguments
+    if not isinstance(value, dict) or not value:
+        return arguments
+    lines = []
+    for key, item in value.items():
+        text = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
+        lines.append(f"{key}:\n{text}" if "\n" in text else f"{key}: {text}")
+    return "\n".join(lines)
