@@ -9,7 +9,11 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+# syscalls.ipynb needs a model that makes the tool calls its cells describe: it runs against the scripted
+# loopback server in tests/test_syscalls_notebook.py instead.
+SCRIPTED = {"syscalls.ipynb"}
+NOTEBOOKS = sorted(p for p in (Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb")
+                   if p.name not in SCRIPTED)
 
 
 def test_there_are_notebooks():
