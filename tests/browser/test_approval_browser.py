@@ -20,7 +20,7 @@ from playwright.sync_api import Locator, Page, expect
 from tests.support.openai_server import OpenAIServer
 
 from .support import JupyterLab
-from .test_panel_browser import ARTIFACTS, CELL_TIMEOUT_MS, picture, run_cell, wait_for_kernel
+from .test_panel_browser import ARTIFACTS, CELL_TIMEOUT_MS, picture, run_cell, start_cell, wait_for_kernel
 
 pytestmark = pytest.mark.slow
 
@@ -41,21 +41,6 @@ def approval_notebook(api_base: str) -> nbformat.NotebookNode:
     ])
     notebook.metadata["kernelspec"] = {"name": "llmos", "display_name": "LLM OS", "language": "markdown"}
     return notebook
-
-
-def start_cell(page: Page, index: int) -> Locator:
-    """Run a cell without waiting for it to finish (it waits for a click); the cell's locator."""
-    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
-    prompt = cell.locator(".jp-InputPrompt")
-    for _attempt in range(3):
-        prompt.click()
-        page.keyboard.press("Shift+Enter")
-        try:  # see run_cell: a cell still at "[ ]:" was never sent, so pressing again cannot run it twice
-            expect(prompt).not_to_have_text(re.compile(r"\[ \]"), timeout=10_000)
-            break
-        except AssertionError:
-            continue
-    return cell
 
 
 def output_text(page: Page, index: int) -> str:
@@ -82,7 +67,7 @@ def test_allow_once_in_the_approval_widget(lab: JupyterLab, server: OpenAIServer
         before = len(server.requests)
         (call,) = server.queue_tool_calls([{"name": "python", "arguments": {"code": CODE}}])
         server.queue_reply(REPLY)
-        cell = start_cell(page, 2)
+        cell = start_cell(page, 2)  # it waits for a click: not run_cell
         approval = cell.locator(".llmos-approval")
         expect(approval).to_be_visible(timeout=CELL_TIMEOUT_MS)
         expect(approval).to_contain_text("python")

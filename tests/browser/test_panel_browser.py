@@ -28,8 +28,8 @@ CELL_TIMEOUT_MS = 240_000  # the embedded model shares two cores with everything
 pytestmark = pytest.mark.slow
 
 
-def run_cell(page: Page, index: int) -> None:
-    """Select a cell (command mode), Shift+Enter, and wait until its prompt shows an execution count."""
+def start_cell(page: Page, index: int) -> Locator:
+    """Select a cell (command mode) and Shift+Enter, without waiting for it to finish; the cell."""
     cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
     prompt = cell.locator(".jp-InputPrompt")
     for _attempt in range(3):
@@ -42,6 +42,12 @@ def run_cell(page: Page, index: int) -> None:
             break
         except AssertionError:
             continue
+    return cell
+
+
+def run_cell(page: Page, index: int) -> None:
+    """Run a cell and wait until its prompt shows an execution count and the kernel is idle."""
+    prompt = start_cell(page, index).locator(".jp-InputPrompt")
     expect(prompt).to_have_text(re.compile(r"\[\d+\]"), timeout=CELL_TIMEOUT_MS)
     expect(page.locator('.jp-Notebook-ExecutionIndicator[data-status="idle"]')).to_have_count(
         1, timeout=CELL_TIMEOUT_MS)
