@@ -73,7 +73,7 @@ class ProgramMagics(Magics):
 
     @line_magic
     def ps(self, line: str) -> None:
-        """%ps - the process table: every cell run with its model, status, tokens, latency, speed and cost"""
+        """%ps - the process table: every cell run with its model, status, tokens, latency, speed and cost; tool calls with their arguments"""
         rows = self.runtime.processes
         if not rows:
             print("no prompt has run yet")
@@ -84,7 +84,7 @@ class ProgramMagics(Magics):
             model = p.model if p.kind == "prompt" else f"{p.model} ({p.kind})"
             print(f"{p.cell if p.cell is not None else '-':>5}  {model[:28]:<28} {p.status:<11} "
                   f"{approx + str(p.tokens_in):>7} {approx + str(p.tokens_out):>6} {p.latency:>7.2f}s "
-                  f"{p.tokens_per_s:>6.0f}  {_cost(p.cost)}")
+                  f"{p.tokens_per_s:>6.0f}  {_cost(p.cost)}" + (f"  {p.detail}" if p.detail else ""))
 
     @line_magic
     def cost(self, line: str) -> None:

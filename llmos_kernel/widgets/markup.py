@@ -75,6 +75,9 @@ def header_html(header: Header) -> str:
     ]
     if not header.exact:
         parts.append(_badge("≈ estimate", "transparent", MUTED, f"1px dashed {MUTED}", llmos_estimate=1))
+    if header.tainted:
+        parts.append(_badge("⚠ untrusted content: side-effect tools ask", "#fef3c7", "#92400e", "1px solid #f59e0b",
+                            llmos_tainted=1))
     if header.activity:
         parts.append(f'<span style="color:{PRESSURE_COLOURS["normal"]};font-size:11px">'
                      f'● {escape(header.activity)}</span>')

@@ -58,6 +58,7 @@ class Header:
     warn_at: float
     act_at: float
     activity: str = ""  # e.g. "cell [4] streaming": shown while an answer is being written
+    tainted: bool = False  # untrusted content is resident: tools with side effects ask first
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ def header_of(snapshot: dict[str, Any], model_label: str, activity: str = "") ->
         warn_at=float(snapshot.get("warn_at") or 0.75),
         act_at=float(snapshot.get("act_at") or 0.90),
         activity=activity,
+        tainted=bool(snapshot.get("tainted", False)),
     )
 
 
@@ -295,8 +297,9 @@ def model_label(spec: Any) -> str:
 
 def activity_of(processes: list[Any]) -> str:
     """'cell [4] streaming on M' while the newest process is still running, else ''."""
-    if not processes or getattr(processes[-1], "status", "") != "running":
+    prompts = [p for p in processes if getattr(p, "kind", "prompt") != "tool"]  # tool rows come and go inside
+    if not prompts or getattr(prompts[-1], "status", "") != "running":
         return ""
-    proc = processes[-1]
+    proc = prompts[-1]
     cell = f"cell [{proc.cell}]" if getattr(proc, "cell", None) is not None else "a cell"
     return f"{cell} streaming on {proc.model}"

@@ -133,6 +133,7 @@ class _Reply:
     # JSON completion even to a streaming request, as a server that ignores "stream" does.
     tool_calls: list[dict[str, Any]] | None = None
     json: bool = False
+    arg_pieces: int = 3
 
 
 @dataclass
@@ -317,8 +318,7 @@ class OpenAIServer:
                          "function": {"name": call["name"], "arguments": arguments}})
         reply = _Reply(text=text, pieces=split_words(text) if text else [], finish_reason="tool_calls",
                        tool_calls=sent, json=as_json, chunk_delay=None)
-        reply.usage = None
-        setattr(reply, "arg_pieces", pieces)
+        reply.arg_pieces = pieces
         with self._lock:
             self._queue.append(reply)
         return sent
@@ -724,7 +724,7 @@ class _Handler(BaseHTTPRequestHandler):
             head = {"index": index, "id": call["id"], "type": "function",
                     "function": {"name": call["function"]["name"], "arguments": ""}}
             events.append(chunk({"tool_calls": [head]}, None))
-            for piece in _split_even(call["function"]["arguments"], getattr(reply, "arg_pieces", 3)):
+            for piece in _split_even(call["function"]["arguments"], reply.arg_pieces):
                 events.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}, None))
         events.append(chunk({}, reply.finish_reason))
         if include_usage:

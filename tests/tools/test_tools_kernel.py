@@ -235,7 +235,8 @@ def test_interrupt_during_a_tool_call(k, server):
 def test_a_raising_tool_and_a_huge_result(k, server):
     assert k.py("from llmos_kernel import tool\n"
                 "@tool\ndef explode(reason: str) -> str:\n    'Always fails.'\n    raise ValueError(reason)\n"
-                "@tool(read_only=True)\ndef huge(n: int) -> str:\n    'A long text.'\n    return 'x' * n\n").status == "ok"
+                "@tool(read_only=True)\ndef huge(n: int) -> str:\n    'A long text.'\n    return 'x' * n\n"
+                ).status == "ok"
     assert k.run("%tools allow user.*").status == "ok"
     before = len(server.requests)
     server.queue_tool_calls([{"name": "explode", "arguments": {"reason": "boom"}},
