@@ -307,7 +307,6 @@ def test_tool_definitions_are_counted_on_the_map(k, server):
                       " + m.tokenizer.per_message)))(get_ipython().kernel.runtime.memory,"
                       " __import__('llmos_kernel.memory.tokenizers', fromlist=['x']).raw_counter)")
     assert tools[0]["tokens"] == expected[0] == expected[1]
-    assert snap["used"] >= sum(r["tokens"] for r in snap["regions"])
     text = k.eval("get_ipython().kernel.runtime.memory.tools_segment.text")
     assert json.loads(text) == sent  # what is counted is exactly what was sent
     assert "tools" in k.run("%memory").stdout
