@@ -24,6 +24,7 @@ from .memory.tokenizers import count_messages
 from .memory.window import ContextWindow, MemoryFull
 from .redact import redact
 from .render import AnswerDisplay, Footer
+from .sending import Request, SendHook
 from .validate import fit_reserve
 
 log = logging.getLogger("llmos_kernel")
@@ -42,6 +43,7 @@ class PromptOptions:
     as_name: str | None = None
     system: str | None = None
     timeout: float | None = None
+    budget: float | None = None  # USD this cell may cost at most (budget.py)
 
 
 @dataclass
@@ -98,6 +100,7 @@ class Runtime:
         self.last_answer: Answer | None = None  # the cell a "commit" listener is told about
         self.current_cell: int | None = None  # the running cell's number, for rows the cell did not start
         self.listeners: list[Callable[[str], None]] = []  # e.g. the memory panel: called on "progress"/"commit"
+        self.hooks: list[SendHook] = []  # see each request before it is sent: replay.py, budget.py (sending.py)
 
     # -- model ---------------------------------------------------------------------------------------------
     def resolve(self, name: str) -> ModelSpec:
@@ -214,10 +217,12 @@ class Runtime:
         self.current_cell = execution_count
         spec = self.resolve(options.model) if options.model else self.spec
         backend = self.backend_for(spec)
-        if hasattr(backend, "check_key"):
-            backend.check_key()
         plan = self._plan(prompt, options)
         params = self.params(options)
+        request = self.before_send(Request(backend, plan.messages, params, options, prompt, cell_id, execution_count))
+        backend = request.backend  # a recording replays through a backend of its own, needing no key
+        if hasattr(backend, "check_key"):
+            backend.check_key()
         proc = Process(execution_count, cell_id, backend.name)
         self.processes.append(proc)
         view = AnswerDisplay(getattr(backend, "label", backend.name), options.fmt)
@@ -232,8 +237,8 @@ class Runtime:
             proc.latency = time.monotonic() - view.started
             self._account(proc, backend, usage, plan, status, text)
             footer = Footer(backend.name, proc.tokens_in, proc.tokens_out, proc.latency, proc.cost, proc.exact,
-                            status, proc.finish_reason)
-            view.finish(text, footer, self._metadata(proc, plan, status))
+                            status, proc.finish_reason, request.replayed)
+            view.finish(text, footer, {**self._metadata(proc, plan, status), **request.metadata})
             if not options.no_history and text:
                 self.memory.commit_turn(cell_id or f"run-{execution_count}", prompt, text,
                                         interrupted=status != "ok", execution_count=execution_count)
@@ -243,11 +248,49 @@ class Runtime:
         finally:
             view.stop_waiting()  # the ticker must never outlive the cell, whatever happened
         self.last_answer = Answer(text, proc, plan, prompt, options)
+        self.after_send(request, text, proc)
         self._notify("commit")
         if status == "interrupted":
             raise CellInterrupted(f"{backend.name} was stopped; the partial answer ({proc.tokens_out} tokens) "
                                   "is kept and marked as interrupted", model=backend.name)
         return self.last_answer
+
+    def before_send(self, request: Request) -> Request:
+        """The send hooks see the request in order; any may refuse it (raise) or answer it from a recording."""
+        for hook in self.hooks:
+            hook.before(request)
+        return request
+
+    def after_send(self, request: Request, text: str, proc: Process) -> None:
+        for hook in self.hooks:
+            try:
+                hook.after(request, text, proc)
+            except Exception as exc:  # noqa: BLE001 - the answer is shown and committed: never fail the cell now
+                log.warning("send hook %s failed after the answer: %s", type(hook).__name__, exc)
+                self.notices.append(f"{type(hook).__name__} could not keep this answer: {exc}")
+
+    def prepare(self, prompt: str, options: PromptOptions) -> Request:
+        """The request a prompt would send (backend, planned messages, parameters), without sending it: for
+        dry runs and batches."""
+        spec = self.resolve(options.model) if options.model else self.spec
+        backend = self.backend_for(spec)
+        if options.no_history:
+            messages = self._plan(prompt, options).messages
+        else:
+            try:  # a preview: the policy (eviction, compaction) is not applied, nothing in memory moves
+                messages = list(self.memory.plan(prompt, apply_policy=False).messages)
+            except MemoryFull as exc:
+                raise UserFacingError(str(exc), hint="See %memory; %evict, %unpin or %compact free space.") from None
+            if options.system:
+                messages[0] = {"role": "system", "content": options.system}
+        return Request(backend, messages, self.params(options), options, prompt)
+
+    def account(self, proc: Process, backend: Backend, usage: Usage | None, messages: list[dict], text: str) -> None:
+        """Tokens and cost of a call made outside run_prompt (a batch item), as the process table counts them."""
+        self._account(proc, backend, usage, BarePlan(messages), proc.status, text)
+
+    def notify(self, event: str) -> None:
+        self._notify(event)
 
     def _end_failed(self, proc: Process, view: AnswerDisplay, exc: BaseException) -> None:
         """One cleanup path, whatever failed: the process row, the display and every view end consistently.
