@@ -88,16 +88,24 @@ class Recordings:
         return None if row is None else _recording(row)
 
     def put(self, recording: Recording) -> None:
+        self.put_many([recording])
+
+    def put_many(self, recordings: list[Recording]) -> None:
+        """One transaction (one disk sync) for many: a batch writes its answers in groups as they arrive."""
+        if not recordings:
+            return
         store = self._store()
         secrets = secret_values(tuple(store.secret_names))
-        values = asdict(recording)
-        for name in ("prompt", "answer", "model"):
-            values[name] = scrub(values[name], secrets)  # never a key, wherever it came from
-        values["exact"] = int(recording.exact)
+        rows = []
+        for recording in recordings:
+            values = asdict(recording)
+            for name in ("prompt", "answer", "model"):
+                values[name] = scrub(values[name], secrets)  # never a key, wherever it came from
+            values["exact"] = int(recording.exact)
+            rows.append(tuple(values[name] for name in _COLUMNS))
         marks = ", ".join("?" for _ in _COLUMNS)
         with store.transaction() as db:
-            db.execute(f"INSERT OR REPLACE INTO recordings ({', '.join(_COLUMNS)}) VALUES ({marks})",
-                       tuple(values[name] for name in _COLUMNS))
+            db.executemany(f"INSERT OR REPLACE INTO recordings ({', '.join(_COLUMNS)}) VALUES ({marks})", rows)
 
     def all(self) -> list[Recording]:
         store = self._store()
@@ -229,9 +237,16 @@ class ReplayBook:
         self.record(request.digest, request.model, request.messages, text, proc)
 
     def record(self, digest: str, model: str, messages: list[dict], text: str, proc: Any) -> None:
-        self.recordings.put(Recording(
+        self.keep([self.recording_of(digest, model, messages, text, proc)])
+
+    def keep(self, recordings: list[Recording]) -> None:
+        self.recordings.put_many(recordings)
+        self.recorded += len(recordings)
+
+    @staticmethod
+    def recording_of(digest: str, model: str, messages: list[dict], text: str, proc: Any) -> Recording:
+        return Recording(
             digest=digest, model=model, prompt=last_user_text(messages), answer=text,
             tokens_in=int(getattr(proc, "tokens_in", 0)), tokens_out=int(getattr(proc, "tokens_out", 0)),
             exact=bool(getattr(proc, "exact", True)), finish_reason=getattr(proc, "finish_reason", None),
-            created=time.time()))
-        self.recorded += 1
+            created=time.time())
