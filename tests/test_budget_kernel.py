@@ -8,13 +8,7 @@ import re
 import pytest
 
 from tests.support.kernel import KernelSession
-from tests.support.openai_server import OpenAIServer
-
-
-@pytest.fixture(scope="module")
-def server():
-    with OpenAIServer() as srv:
-        yield srv
+from tests.test_prompt_programs import server  # noqa: F401 - the loopback server, one per test module
 
 
 @pytest.fixture(scope="module")
