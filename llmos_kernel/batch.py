@@ -197,6 +197,7 @@ class Batch:
         assert request is not None
         recording = self.book.lookup(request.digest)
         if recording is not None:
+            self.book.replayed += 1  # %replay's count; a lost update between threads only miscounts a status line
             self._finish(item, "replayed", recording.answer, recording.tokens_in, recording.tokens_out, 0.0,
                          recording.exact)
             return
@@ -213,6 +214,8 @@ class Batch:
                     return
                 continue
             proc.status, proc.finish_reason = "ok", finish
+            # Safe from a worker thread: for a plan without memory, accounting only reads the memory's tokenizer
+            # (to count a missing usage) and never calibrates it or looks up a backend.
             self.runtime.account(proc, request.backend, usage, request.messages, text)
             if self.stop.is_set():
                 return  # finished after the interrupt: the cell has ended, so it is not counted
