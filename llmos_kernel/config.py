@@ -26,6 +26,13 @@ the kernel works on.
     reserved_output = 512 # with the 256-token compaction buffer, below the window
     window = 0            # 0: the model's own
 
+    [tools]               # trusted files only: an allow rule lets the model act without asking
+    enabled = false       # %tools on
+    max_rounds = 10
+    allow = ["fs.read_file"]
+    ask = ["mcp.*"]
+    deny = ["python"]
+
     [aliases]
     fast = "gpt-4o-mini"
     local = { model = "openai/qwen", api_base = "http://127.0.0.1:8000/v1", window = 32768 }
@@ -41,7 +48,7 @@ from typing import Any
 
 from .backends.registry import ModelSpec, is_embedded
 from .trust import TrustStore, digest
-from .validate import AliasSettings, CallSettings, MemorySettings, Settings, check
+from .validate import AliasSettings, CallSettings, MemorySettings, Settings, ToolSettings, check
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -51,7 +58,8 @@ else:  # Python 3.10: the same parser, from PyPI (a declared dependency there)
 PROJECT_FILE = "llmos.toml"
 MAX_BYTES = 1_000_000  # a config file is a few hundred bytes; a huge one is a mistake or an attack
 SECTIONS = {"defaults": (CallSettings, ("temperature", "max_tokens")),
-            "memory": (MemorySettings, ("policy", "warn_at", "act_at", "reserved_output", "window"))}
+            "memory": (MemorySettings, ("policy", "warn_at", "act_at", "reserved_output", "window")),
+            "tools": (ToolSettings, ("enabled", "max_rounds", "allow", "ask", "deny"))}
 TOP_KEYS = ("default_model", "timeout")
 TRUST_HINT = ("Read the file; to use them, run %config trust (only this exact content is trusted: a changed file "
               "needs trusting again).")
@@ -85,6 +93,7 @@ class ConfigFile:
 class Config:
     settings: Settings = field(default_factory=Settings)
     memory: MemorySettings = field(default_factory=MemorySettings)
+    tools: ToolSettings = field(default_factory=ToolSettings)
     aliases: dict[str, ModelSpec] = field(default_factory=dict)
     files: list[ConfigFile] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # one notice per file (the runtime shows them once)
@@ -166,6 +175,8 @@ def redirecting(data: dict[str, Any]) -> list[str]:
     model = data.get("default_model")
     if "default_model" in data and not (isinstance(model, str) and is_embedded(model)):
         found.append("default_model")
+    if "tools" in data:
+        found.append("[tools]")  # an allow rule lets the model run code or read files without asking
     aliases = data.get("aliases")
     if isinstance(aliases, dict):
         found += [f"aliases.{name}" for name in aliases]
@@ -183,6 +194,7 @@ def clean_file(entry: ConfigFile) -> dict[str, Any]:
             data.pop("default_model")
         if any(name.startswith("aliases") for name in entry.ignored):
             data.pop("aliases")
+        data.pop("tools", None)
     problems: list[str] = []
     top = {key: value for key, value in data.items() if key not in SECTIONS and key != "aliases"}
     result = check(Settings, top, accept=TOP_KEYS, base_is="the default")
@@ -208,6 +220,7 @@ def build(config: Config, merged: dict[str, Any]) -> list[str]:
     """Set `config` from the merged valid settings; returns problems only the combination has (warn vs act)."""
     memory = check(MemorySettings, merged.get("memory", {}), prefix="memory.", base_is="the default")
     config.memory = memory.settings
+    config.tools = check(ToolSettings, merged.get("tools", {}), prefix="tools.", base_is="the default").settings
     config.settings = Settings(**{key: merged[key] for key in TOP_KEYS if key in merged},
                                defaults=dict(merged.get("defaults", {})))
     config.aliases = {name: ModelSpec(spec["model"], spec.get("api_base"), spec.get("api_key_env"),

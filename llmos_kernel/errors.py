@@ -64,3 +64,7 @@ class CellInterrupted(UserFacingError):
     """Raised after an interrupted answer was kept (marked) so that run-all stops like it does in Python."""
 
     title = "Interrupted"
+
+
+class ToolsUnsupported(UserFacingError):
+    """Tools were asked for on a model that cannot call them."""

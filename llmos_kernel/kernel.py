@@ -22,6 +22,7 @@ from .magics import LLMOSMagics, MemoryMagics, ProgramMagics, SessionMagics
 from .magics.batch import BatchMagics
 from .magics.config import ConfigTrustMagics
 from .magics.secrets import SecretSafeEnvMagics
+from .magics.tools import ToolMagics
 from .runtime import Runtime
 from .widgets.magics import PanelMagics
 
@@ -82,6 +83,7 @@ class LLMOSKernel(IPythonKernel):
         self.shell.register_magics(self.batch_magics)
         self.shell.register_magics(SecretSafeEnvMagics(self.shell))  # %env never shows a key's value
         self.shell.register_magics(ConfigTrustMagics(self.shell, self.runtime))  # %config: files in use, trust
+        self.shell.register_magics(ToolMagics(self.shell, self.runtime))  # %tools, %tool, %mcp: syscalls
         self.shell.input_transformers_cleanup.insert(0, self._route_lines)
         self.shell.events.register("pre_run_cell", self._before_cell)
 
@@ -114,6 +116,10 @@ class LLMOSKernel(IPythonKernel):
             return await super().do_execute(code, silent, *args, **kwargs)
         finally:
             self._typed_cell = outer
+
+    def do_shutdown(self, restart: bool) -> Any:
+        self.runtime.syscalls.close()  # MCP servers are child processes: they end with the kernel
+        return super().do_shutdown(restart)
 
     def do_complete(self, code: str, cursor_pos: int | None) -> Any:
         cursor_pos = len(code) if cursor_pos is None else cursor_pos

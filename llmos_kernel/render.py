@@ -71,14 +71,20 @@ class AnswerDisplay:
         self._counted = 0  # characters of the answer counted in `tokens` so far
         self.tokens = 0  # answer tokens so far, for the live rate
         self._cost = 0.0  # seconds the last progress update took to build
+        # Earlier rounds of a tool loop, already safe: sanitized text and the steps' escaped HTML blocks.
+        self._before_md: list[str] = []
+        self._before_plain: list[str] = []
+        self._before_text = ""  # the answer's text shown in those rounds
 
     def _bundle(self, body: str, status_line: str | None) -> dict[str, str]:
-        plain = body or (status_line or "")
+        plain = "\n".join([*self._before_plain, body]).strip("\n") or (status_line or "")
         status = html.escape(status_line) if status_line else ""
+        before = "\n\n".join(self._before_md)
         if self.fmt == "html":
             footer = f"<div><sub>{status}</sub></div>" if status else ""
-            return {"text/html": sanitize_html(body) + footer, "text/plain": plain}
+            return {"text/html": before + sanitize_html(body) + footer, "text/plain": plain}
         md = sanitize_markdown(format_body(body, self.fmt))
+        md = f"{before}\n\n{md}" if before and md else before or md
         if status:
             md = f"{md}\n\n<sub>{status}</sub>" if md else f"<sub>{status}</sub>"
         return {"text/markdown": md, "text/plain": plain}
@@ -131,12 +137,27 @@ class AnswerDisplay:
         self._publish(bundle)
         return True
 
+    def add_step(self, text: str, step_md: str, step_plain: str) -> None:
+        """A tool round ended: its text and its calls (an escaped HTML block from tools/loop.py) stay above
+        what the model writes next."""
+        self._before_text += text
+        if text:
+            self._before_md.append(sanitize_markdown(format_body(text, self.fmt)) if self.fmt != "html"
+                                   else sanitize_html(text))
+            self._before_plain.append(text)
+        self._before_md.append(step_md)
+        self._before_plain.append(step_plain)
+        self._counted = 0  # the next round's text starts afresh
+        self._publish(self._bundle("", f"▶ {self.model} · tools ran, asking the model again…"))
+
     def failed(self, elapsed: float) -> None:
         self._first_token.set()
         self._publish(self._bundle("", f"✖ {self.model} · failed after {elapsed:.1f} s (see the error below)"))
 
     def finish(self, text: str, footer: Footer, metadata: dict[str, Any]) -> None:
         self._first_token.set()
+        if self._before_text and text.startswith(self._before_text):
+            text = text[len(self._before_text):]  # earlier rounds' text is shown above the tool steps
         status = footer.text()
         if footer.status == "interrupted":
             status = "⏹ interrupted: partial answer kept · " + status

@@ -7,17 +7,18 @@ the Jupyter protocol; the kernel and magics call it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backends.base import Backend, CallParams, Resizable, Unloadable, Usage, take_notes
+from .backends.base import Backend, CallParams, Resizable, Unloadable, Usage, take_notes, tool_calling
 from .backends.provider_errors import ContextTooLong, fitted_window
 from .backends.registry import ModelSpec, create_backend
 from .config import Config
-from .errors import BackendFailed, CellInterrupted, PromptError, UserFacingError
+from .errors import BackendFailed, CellInterrupted, PromptError, ToolsUnsupported, UserFacingError
 from .memory.segments import Segment
 from .memory.swap import Swap
 from .memory.tokenizers import count_messages
@@ -25,6 +26,9 @@ from .memory.window import ContextWindow, MemoryFull
 from .redact import redact
 from .render import AnswerDisplay, Footer
 from .sending import Request, SendHook
+from .tools.loop import CallRecord, Round, ToolLoop
+from .tools.registry import definitions_text
+from .tools.syscalls import Syscalls
 from .validate import fit_reserve
 
 log = logging.getLogger("llmos_kernel")
@@ -43,6 +47,8 @@ class PromptOptions:
     as_name: str | None = None
     system: str | None = None
     timeout: float | None = None
+    tools: list[str] | None = None  # --tools PATTERNS: these tools for this cell (None: the session's setting)
+    no_tools: bool = False
     budget: float | None = None  # USD this cell may cost at most (budget.py)
 
 
@@ -62,6 +68,7 @@ class Process:
     started: float = field(default_factory=time.time)
     kind: str = "prompt"  # or "compacting": calls the kernel makes for itself are processes too
     finish_reason: str | None = None  # the backend's: "stop" (the model's own end), "length" (the cap), ...
+    detail: str = ""  # a tool call's arguments (redacted)
 
     @property
     def tokens_per_s(self) -> float:
@@ -101,6 +108,7 @@ class Runtime:
         self.current_cell: int | None = None  # the running cell's number, for rows the cell did not start
         self.listeners: list[Callable[[str], None]] = []  # e.g. the memory panel: called on "progress"/"commit"
         self.hooks: list[SendHook] = []  # see each request before it is sent: replay.py, budget.py (sending.py)
+        self.syscalls = Syscalls.from_settings(self.config.tools)  # tools the model may call, and the policy
 
     # -- model ---------------------------------------------------------------------------------------------
     def resolve(self, name: str) -> ModelSpec:
@@ -217,31 +225,39 @@ class Runtime:
         self.current_cell = execution_count
         spec = self.resolve(options.model) if options.model else self.spec
         backend = self.backend_for(spec)
+        loop = self._tool_loop(backend, options, execution_count, cell_id)
         plan = self._plan(prompt, options)
         params = self.params(options)
-        request = self.before_send(Request(backend, plan.messages, params, options, prompt, cell_id, execution_count))
+        sent = dataclasses.replace(params, tools=loop.definitions()) if loop is not None else params  # as sent
+        request = self.before_send(Request(backend, plan.messages, sent, options, prompt, cell_id, execution_count))
         backend = request.backend  # a recording replays through a backend of its own, needing no key
         if hasattr(backend, "check_key"):
             backend.check_key()
         proc = Process(execution_count, cell_id, backend.name)
         self.processes.append(proc)
         view = AnswerDisplay(getattr(backend, "label", backend.name), options.fmt)
+        loop_view(loop, view)
         view.waiting()
+        records: list[CallRecord] = []
         try:
             try:
-                text, usage, status = self._stream(backend, plan.messages, params, view, proc)
+                text, usage, status, records = self._rounds(backend, plan.messages, params, view, proc, loop)
             except ContextTooLong as exc:  # the provider's window is smaller than ours: fit it, retry once
                 plan = self._fit_to_provider(exc, spec, prompt, options)
                 proc.status = "running"
-                text, usage, status = self._stream(backend, plan.messages, params, view, proc)
+                text, usage, status, records = self._rounds(backend, plan.messages, params, view, proc, loop)
             proc.latency = time.monotonic() - view.started
             self._account(proc, backend, usage, plan, status, text)
             footer = Footer(backend.name, proc.tokens_in, proc.tokens_out, proc.latency, proc.cost, proc.exact,
                             status, proc.finish_reason, request.replayed)
-            view.finish(text, footer, {**self._metadata(proc, plan, status), **request.metadata})
-            if not options.no_history and text:
+            metadata = {**self._metadata(proc, plan, status), **request.metadata}
+            if loop is not None:
+                metadata["tools"] = [record.metadata() for record in records]
+            view.finish(text, footer, metadata)
+            if not options.no_history and (text or records):
                 self.memory.commit_turn(cell_id or f"run-{execution_count}", prompt, text,
-                                        interrupted=status != "ok", execution_count=execution_count)
+                                        interrupted=status != "ok", execution_count=execution_count,
+                                        tools=[(r.path, r.memory_text(), r.untrusted) for r in records])
         except BaseException as exc:
             self._end_failed(proc, view, exc)
             raise
@@ -291,6 +307,52 @@ class Runtime:
 
     def notify(self, event: str) -> None:
         self._notify(event)
+
+    # -- tools ----------------------------------------------------------------------------------------------
+    def _tool_loop(self, backend: Backend, options: PromptOptions, execution_count: int | None,
+                   cell_id: str | None) -> ToolLoop | None:
+        """The cell's tool loop, or None when it calls no tools; the definitions are counted in memory."""
+        tools = self.syscalls.for_cell(options.tools, options.no_tools)
+        if not tools:
+            if self._memory is not None:
+                self._memory.set_tools(None)
+            return None
+        mode = tool_calling(backend)
+        if mode == "none":
+            raise ToolsUnsupported(
+                f"{backend.name} cannot call tools (litellm's model map says it has no function calling)",
+                model=backend.name, hint="Run the cell with --no-tools, or %tools off, or pick a model that can.")
+
+        def finished(record: CallRecord) -> None:
+            detail = record.arguments if len(record.arguments) <= 120 else record.arguments[:119] + "…"
+            self.processes.append(Process(execution_count, cell_id, record.path, status=record.status,
+                                          latency=record.latency, kind="tool", detail=detail, cost=0.0))
+            self._notify("tool")
+
+        loop = ToolLoop(self.syscalls, tools, on_call=finished, on_step=lambda *a: None)
+        if not options.no_history:
+            defs = loop.definitions()
+            text = definitions_text(defs) if mode == "native" else backend.tool_prompt(defs)  # type: ignore[attr-defined]
+            self.memory.set_tools(text, names=[d["function"]["name"] for d in defs])
+        return loop
+
+    def _rounds(self, backend: Backend, messages: list[dict], params: CallParams, view: AnswerDisplay,
+                proc: Process, loop: ToolLoop | None) -> tuple[str, Usage | None, str, list[CallRecord]]:
+        """One streaming call, or the tool loop's rounds of them."""
+        if loop is None:
+            current = self._stream(backend, messages, params, view, proc)
+            return current.text, current.usage, current.status, []
+
+        def send(msgs: list[dict], definitions: list[dict]) -> Round:
+            return self._stream(backend, msgs, dataclasses.replace(params, tools=definitions), view, proc)
+
+        result = loop.run(messages, send, tainted=lambda: self.tainted)
+        return result.text, result.usage, result.status, result.records
+
+    @property
+    def tainted(self) -> bool:
+        """Untrusted content (a file, a tool's or an MCP server's output) is resident in the window."""
+        return self._memory is not None and self._memory.tainted
 
     def _end_failed(self, proc: Process, view: AnswerDisplay, exc: BaseException) -> None:
         """One cleanup path, whatever failed: the process row, the display and every view end consistently.
@@ -342,10 +404,11 @@ class Runtime:
 
     def _stream(
         self, backend: Backend, messages: list[dict], params: CallParams, view: AnswerDisplay, proc: Process
-    ) -> tuple[str, Usage | None, str]:
-        """Returns (text, usage, status) where status is ok | interrupted; provider errors propagate."""
+    ) -> Round:
+        """One call: its text, usage, status (ok | interrupted) and tool calls; provider errors propagate."""
         parts: list[str] = []
         usage: Usage | None = None
+        calls: list = []
         count = self.memory.tokenizer.count  # the live tok/s counts tokens, not network reads
         try:
             for delta in backend.stream(messages, params):
@@ -355,10 +418,12 @@ class Runtime:
                         self._notify("progress")
                 if delta.usage is not None:
                     usage = delta.usage
+                if delta.tool_calls:
+                    calls = delta.tool_calls
                 proc.finish_reason = delta.finish_reason or proc.finish_reason
         except KeyboardInterrupt:
             proc.status = "interrupted"
-            return "".join(parts), usage, "interrupted"
+            return Round("".join(parts), usage, "interrupted")
         except Exception as exc:  # KeyboardInterrupt is handled above; everything else ends here, cleanly
             proc.status = "error"
             elapsed = time.monotonic() - view.started
@@ -376,7 +441,7 @@ class Runtime:
             raise failure from None
         finally:
             self.notices += take_notes(backend)  # e.g. how the request was fitted to a chat template, once
-        return "".join(parts), usage, "ok"
+        return Round("".join(parts), usage, "ok", calls)
 
     def _account(
         self, proc: Process, backend: Backend, usage: Usage | None, plan: Any, status: str, text: str = ""
@@ -493,6 +558,12 @@ def _unexpected(exc: Exception, backend: Backend) -> BackendFailed:
     return BackendFailed(f"{backend.name} raised {type(exc).__name__}" + (f": {detail}" if detail else ""),
                          model=backend.name,
                          hint="Nothing was added to memory. Run the cell again, or switch model (%model).")
+
+
+def loop_view(loop: ToolLoop | None, view: AnswerDisplay) -> None:
+    """Tool steps show in the cell between the answer's text parts."""
+    if loop is not None:
+        loop.on_step = view.add_step
 
 
 @dataclass

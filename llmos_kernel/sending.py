@@ -5,8 +5,8 @@ then hands it to its hooks in order: the budget (budget.py) may refuse it, the r
 answer it from a recording by swapping in a backend that plays the recording back. After the answer, the hooks
 see it again (the replay book records it). The runtime stays a thin hub: it knows the seam, not the policies.
 
-The digest names exactly what is sent: the model, the call parameters (``extra`` included, where tool
-definitions travel) and the planned messages. Two requests with the same digest are the same request.
+The digest names exactly what is sent: the model, the call parameters (``extra`` and the tool definitions
+included) and the planned messages. Two requests with the same digest are the same request.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ def request_digest(model: str, messages: list[dict], params: CallParams) -> str:
     """sha256 of the request as canonical JSON.
 
     Covered: the model name as the user gave it (not the server's address: a notebook replayed in CI talks to
-    another host, or to none), temperature, the answer cap, every ``extra`` parameter and the messages.
+    another host, or to none), temperature, the answer cap, every ``extra`` parameter, the tool definitions and
+    the messages.
     Not covered: the timeout, which bounds the wait and never reaches the model.
     """
     body = {
@@ -34,6 +35,7 @@ def request_digest(model: str, messages: list[dict], params: CallParams) -> str:
         "temperature": params.temperature,
         "max_tokens": params.max_tokens,
         "extra": params.extra,
+        "tools": getattr(params, "tools", None),  # the tool definitions the cell offers the model
         "messages": messages,
     }
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)

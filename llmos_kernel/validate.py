@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from traitlets import Dict, Enum, Float, HasTraits, Int, TraitError, Unicode
+from traitlets import Bool, Dict, Enum, Float, HasTraits, Int, List, TraitError, Unicode
 
 from .errors import BadOptions
 from .memory.policies import POLICIES
@@ -102,6 +102,17 @@ class CallSettings(HasTraits):
     # A negative count would make llama.cpp generate until its context is full.
     max_tokens = Count(None, allow_none=True, min=1, max=MAX_TOKENS, help="maximum tokens to generate")
     timeout = Number(None, allow_none=True, help="seconds to wait for the answer to start", **TIMEOUT_RANGE)
+    rules = ()
+
+
+class ToolSettings(HasTraits):
+    """[tools] of a trusted config file, and %tools: whether cells may call tools, and the access policy."""
+
+    enabled = Bool(False, help="prompt cells may call tools (%tools on)")
+    max_rounds = Count(10, min=1, max=1000, help="tool rounds per cell")
+    allow = List(Pattern(r"^\S+$", "a tool pattern"), help="tool patterns that run without asking")
+    ask = List(Pattern(r"^\S+$", "a tool pattern"), help="tool patterns that ask first")
+    deny = List(Pattern(r"^\S+$", "a tool pattern"), help="tool patterns that never run")
     rules = ()
 
 

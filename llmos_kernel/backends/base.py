@@ -20,12 +20,26 @@ class Usage:
 
 
 @dataclass
+class ToolCall:
+    """One tool call the model asked for: ``arguments`` is the JSON text exactly as the model wrote it."""
+
+    id: str
+    name: str
+    arguments: str = ""
+
+    def to_message(self) -> dict[str, Any]:
+        """The OpenAI wire form, as it goes back in the assistant message of the next round."""
+        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
+
+
+@dataclass
 class Delta:
-    """One streamed piece: text to append, and/or the final usage (sent once, at the end)."""
+    """One streamed piece: text to append, and/or the final usage and tool calls (sent once, at the end)."""
 
     text: str = ""
     usage: Usage | None = None
     finish_reason: str | None = None
+    tool_calls: list[ToolCall] | None = None
 
 
 @dataclass
@@ -34,6 +48,9 @@ class CallParams:
     max_tokens: int | None = None
     timeout: float = 120.0
     extra: dict[str, Any] = field(default_factory=dict)
+    # Tool definitions in the OpenAI "tools" format; None sends none. A backend that cannot call tools
+    # natively says so with ``tool_calling`` (below).
+    tools: list[dict[str, Any]] | None = None
 
 
 class Backend(Protocol):
@@ -69,6 +86,40 @@ class Resizable(Protocol):
     """Optional capability: the context window can be set (``%model M --window N``, an alias's window)."""
 
     def set_window(self, n: int) -> None: ...
+
+
+def tool_calling(backend: Any) -> str:
+    """How a backend calls tools (optional ``tool_calling`` attribute): "native" (the OpenAI ``tools``
+    parameter), "text" (a JSON protocol in the system prompt, for a local model whose chat template has no
+    tool support) or "none"."""
+    return str(getattr(backend, "tool_calling", "native"))
+
+
+class ToolCallAssembler:
+    """Builds whole tool calls from streamed ``tool_calls`` deltas (OpenAI's format, which litellm keeps):
+    the first fragment of a call carries its index, id and name, the next ones pieces of its arguments;
+    parallel calls have different indexes, and their fragments may interleave."""
+
+    def __init__(self) -> None:
+        self._calls: dict[int, ToolCall] = {}
+
+    def add(self, fragments: Any) -> None:
+        for position, fragment in enumerate(fragments or ()):
+            get = fragment.get if isinstance(fragment, dict) else lambda k, f=fragment: getattr(f, k, None)
+            index = get("index")
+            index = position if index is None else int(index)
+            function = get("function") or {}
+            fget = function.get if isinstance(function, dict) else lambda k, f=function: getattr(f, k, None)
+            call = self._calls.setdefault(index, ToolCall(id="", name=""))
+            call.id = get("id") or call.id
+            call.name = fget("name") or call.name
+            call.arguments += fget("arguments") or ""
+
+    def calls(self) -> list[ToolCall]:
+        done = [self._calls[i] for i in sorted(self._calls)]
+        for n, call in enumerate(done):
+            call.id = call.id or f"call_{n}"  # some servers send no id: the next round still needs one
+        return [call for call in done if call.name]
 
 
 def take_notes(backend: Any) -> list[str]:

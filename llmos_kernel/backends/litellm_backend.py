@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import MissingAPIKey, ModelNotFound
 from ..memory.tokenizers import Tokenizer, tokenizer_for_model
 from . import model_map
-from .base import CallParams, Delta, Usage
+from .base import CallParams, Delta, ToolCallAssembler, Usage
 from .endpoints import KEY_HINT, OPENAI_COMPATIBLE, Route, fast_provider, route
 from .faults import kind_of
 from .litellm_loader import get_litellm
@@ -73,6 +73,19 @@ class LiteLLMBackend:
     @property
     def fast_path(self) -> bool:
         return self._fast is not None
+
+    @property
+    def tool_calling(self) -> str:
+        """OpenAI-compatible servers take the ``tools`` parameter; for other providers litellm's model map says
+        whether the model does function calling (an unknown model is given the benefit of the doubt: its
+        provider's error, if any, is shown as it is)."""
+        if self._fast is not None:
+            return "native"
+        try:
+            known = get_litellm().supports_function_calling(model=self.name)
+        except Exception:
+            return "native"
+        return "native" if known else "none"
 
     # -- keys ------------------------------------------------------------------------------------------
     def route(self) -> Route:
@@ -135,8 +148,9 @@ class LiteLLMBackend:
     # -- the fast path: OpenAI wire format over httpx ------------------------------------------------------
     def _request_body(self, messages: list[dict], params: CallParams) -> dict[str, Any]:
         mapped = model_map.request_params(self.provider, self._model_id, params.temperature, params.max_tokens)
+        tools = {"tools": params.tools} if params.tools else {}
         return {"model": self._model_id, "messages": messages, "stream": True,
-                "stream_options": {"include_usage": True}, **mapped, **params.extra}
+                "stream_options": {"include_usage": True}, **mapped, **tools, **params.extra}
 
     def _stream_fast(self, messages: list[dict], params: CallParams) -> Iterator[Delta]:
         assert self._fast is not None
@@ -170,6 +184,8 @@ class LiteLLMBackend:
             kwargs["temperature"] = params.temperature
         if params.max_tokens is not None:
             kwargs["max_tokens"] = params.max_tokens
+        if params.tools:
+            kwargs["tools"] = params.tools
         kwargs.update(params.extra)
         return kwargs
 
@@ -179,6 +195,7 @@ class LiteLLMBackend:
         finish = None
         started = False
         attempt = 0
+        calls = ToolCallAssembler()
         kwargs = self._completion_kwargs(messages, params)
         budget = Budget(params.timeout) if params.timeout else None
         while True:
@@ -195,6 +212,10 @@ class LiteLLMBackend:
                         if text:
                             started = True
                             yield Delta(text=text)
+                        fragments = getattr(choice.delta, "tool_calls", None)
+                        if fragments:
+                            started = True
+                            calls.add(fragments)
                 break
             except Exception as exc:  # KeyboardInterrupt is not an Exception: interrupts pass through untouched
                 if started:  # text is already on screen: report a broken stream, never retry
@@ -205,7 +226,8 @@ class LiteLLMBackend:
                     raise explain(exc, self.name, api_base=self.api_base, route=self._litellm_route()) from None
                 attempt += 1
                 self._sleep(delay)
-        yield Delta(usage=usage or Usage(exact=False), finish_reason=finish or "stop")
+        yield Delta(usage=usage or Usage(exact=False), finish_reason=finish or "stop",
+                    tool_calls=calls.calls() or None)
 
     def _litellm_route(self) -> Route:
         """Where litellm sent the request, and whose key: the named one, none (NO_KEY) to a server given with

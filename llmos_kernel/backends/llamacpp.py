@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import ModelNotFound, PromptError
 from ..memory.tokenizers import FunctionTokenizer, Tokenizer
+from . import tool_protocol
 from .base import CallParams, Delta, Usage
 from .chat_template import TemplateFit, probe
 
@@ -114,6 +115,7 @@ class LlamaCppBackend:
         self._noted = False
         self._tokenizer: Tokenizer | None = None
         self._lock = threading.Lock()
+        self._template_tools = False  # the chat template renders tool definitions (tool_calling)
 
     # -- loading -------------------------------------------------------------------------------------------
     def _load(self) -> Any:
@@ -128,6 +130,7 @@ class LlamaCppBackend:
                     llm.close()
                     llm = Llama(model_path=str(self.path), **llama_settings(trained))
                 template = llm.metadata.get("tokenizer.chat_template")
+                self._template_tools = bool(template and "tools" in template)
                 if template:
                     model = llm._model
                     self._formatter = Jinja2ChatFormatter(
@@ -196,13 +199,13 @@ class LlamaCppBackend:
         per_message = max(t2 - t1 - count("b"), t3 - t2 - count("c"))
         return per_message, t1 - count("a") - per_message
 
-    def _prompt_tokens(self, messages: list[dict]) -> list[int]:
+    def _prompt_tokens(self, messages: list[dict], tools: list[dict] | None = None) -> list[int]:
         llm = self._load()
         if self._formatter is None:
             text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
             return llm.tokenize(text.encode("utf-8", "replace"), add_bos=True, special=False)
         try:
-            result = self._formatter(messages=self._fit.apply(messages))
+            result = self._formatter(messages=self._fit.apply(messages), **({"tools": tools} if tools else {}))
         except Exception as exc:  # raise_exception() in the template, or a Jinja error: one clear message
             raise PromptError(f"the chat template of {self.label} rejected the request: {exc}", model=self.name,
                               hint="The model's GGUF carries this template; try another GGUF of the model.") from None
@@ -211,9 +214,59 @@ class LlamaCppBackend:
     def count_prompt(self, messages: list[dict]) -> int:
         return len(self._prompt_tokens(messages))
 
+    # -- tools: the JSON text protocol (tool_protocol.py); SmolLM2's template has no tool support -------------
+    @property
+    def tool_calling(self) -> str:
+        """"native" when the GGUF's chat template renders ``tools`` itself (Qwen 2.5, Llama 3.1, Hermes...),
+        else "text": the JSON protocol in the system prompt."""
+        self._load()
+        return "native" if self._template_tools else "text"
+
+    def tool_prompt(self, definitions: list[dict]) -> str:
+        """What the definitions add to the request (for memory's count)."""
+        return tool_protocol.system_text(definitions)
+
     def stream(self, messages: list[dict], params: CallParams) -> Iterator[Delta]:
+        if not params.tools:
+            yield from self._generate(messages, params)
+            return
+        known = {d["function"]["name"] for d in params.tools}
+        native = self.tool_calling == "native"
+        request = messages if native else tool_protocol.with_tools(messages, params.tools)
+        held: list[str] = []  # an answer that starts like a call is held back until it is complete
+        holding: bool | None = None
+        end: Delta | None = None
+        for delta in self._generate(request, params, tools=params.tools if native else None):
+            if delta.usage is not None or delta.finish_reason:
+                end = delta
+            if not delta.text:
+                continue
+            if holding is None:
+                head = "".join(held) + delta.text
+                if not head.strip():
+                    held.append(delta.text)
+                    continue
+                holding = tool_protocol.looks_like_call(head)
+                if not holding and held:
+                    yield Delta(text="".join(held))
+                    held.clear()
+            if holding:
+                held.append(delta.text)
+            else:
+                yield delta
+        text = "".join(held)
+        calls = tool_protocol.parse_calls(text, known) if holding else []
+        if text and not calls:
+            yield Delta(text=text)
+        if end is not None:
+            end.tool_calls = calls or None
+            if calls:
+                end.finish_reason = "tool_calls"
+            yield end
+
+    def _generate(self, messages: list[dict], params: CallParams, tools: list[dict] | None = None) -> Iterator[Delta]:
         llm = self._load()
-        prompt = self._prompt_tokens(messages)
+        prompt = self._prompt_tokens(messages, tools)
         window = llm.n_ctx()
         room = window - len(prompt)
         if room <= 0:

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from .base import Delta, Usage
+from .base import Delta, ToolCall, ToolCallAssembler, Usage
 from .faults import ProviderFault, status_fault
 from .provider_errors import RETRY_STATUSES, BrokenStream, Budget, next_retry
 
@@ -136,6 +136,7 @@ class OpenAIStream:
         """Parse SSE ``data:`` lines; one Delta per network read, so a burst costs one yield, not hundreds."""
         usage: Usage | None = None
         finish: str | None = None
+        calls: ToolCallAssembler | None = None  # created on the first tool_calls fragment
         done = False
         pending = b""
         loads = json.loads
@@ -167,6 +168,9 @@ class OpenAIStream:
                             text = delta.get("content") if delta else None
                             if text:
                                 texts.append(text)
+                            if delta and delta.get("tool_calls"):
+                                calls = calls or ToolCallAssembler()
+                                calls.add(delta["tool_calls"])
                             finish = choice.get("finish_reason") or finish
                         if chunk.get("usage"):
                             usage = _usage(chunk["usage"])
@@ -186,7 +190,8 @@ class OpenAIStream:
             raise BrokenStream("cut", "closed the connection in the middle of the answer") from None
         if not done and finish is None:  # a clean end after a finish_reason is fine; silence before it is not
             raise BrokenStream("cut", "ended the stream before the answer was complete")
-        yield Delta(usage=usage or Usage(exact=False), finish_reason=finish or "stop")
+        yield Delta(usage=usage or Usage(exact=False), finish_reason=finish or "stop",
+                    tool_calls=calls.calls() if calls else None)
 
     def _whole(self, response: httpx.Response) -> Iterator[Delta]:
         try:
@@ -197,7 +202,10 @@ class OpenAIStream:
         if message.get("content"):
             yield Delta(text=message["content"])
         usage = _usage(data["usage"]) if data.get("usage") else Usage(exact=False)
-        yield Delta(usage=usage, finish_reason=data["choices"][0].get("finish_reason") or "stop")
+        calls = [ToolCall(c.get("id") or f"call_{n}", c["function"]["name"], c["function"].get("arguments") or "")
+                 for n, c in enumerate(message.get("tool_calls") or [])]
+        yield Delta(usage=usage, finish_reason=data["choices"][0].get("finish_reason") or "stop",
+                    tool_calls=calls or None)
 
     def _stream_error(self, error: Any, response: httpx.Response) -> Exception:
         """An error event inside a 200 stream (vLLM and LiteLLM proxies send these): same types as a status."""

@@ -64,6 +64,8 @@ class LLMOSMagics(Magics):
     @argument("--as", dest="as_name", help="bind the answer to this Python variable")
     @argument("--system", "-s", help="system prompt for this cell only")
     @argument("--timeout", type=float, help="seconds to wait for the answer to start, retries included")
+    @argument("--tools", help="tools this cell may call: patterns, comma-separated (python,fs.*)")
+    @argument("--no-tools", action="store_true", help="no tools for this cell")
     @argument("--dry-run", action="store_true", help="show the request's size and cost range; send nothing")
     @argument("--budget", type=float, help="USD this cell may cost at most: refused before sending above it")
     @argument("--map", dest="map_name", help="run the cell once per item of this list, dict, Series or DataFrame")
@@ -71,7 +73,7 @@ class LLMOSMagics(Magics):
     @argument("--retries", type=int, default=1, help="--map: extra attempts for an item that failed (default 1)")
     @cell_magic
     def prompt(self, line: str, cell: str) -> None:
-        """%%prompt [--model M] [--temperature T] [--max-tokens N] [--format F] [--no-history] [--as NAME] [--system TEXT] [--timeout S] [--dry-run] [--budget USD] [--map NAME [--concurrency N] [--retries N]] - run the cell as a prompt
+        """%%prompt [--model M] [--temperature T] [--max-tokens N] [--format F] [--no-history] [--as NAME] [--system TEXT] [--timeout S] [--tools PATTERNS] [--no-tools] [--dry-run] [--budget USD] [--map NAME [--concurrency N] [--retries N]] - run the cell as a prompt
 
         A plain cell is a prompt already; %%prompt adds per-cell options. Leading %line magics in the cell run
         first; the rest is the prompt, sent with the conversation memory to the backing model (%model).
@@ -97,6 +99,8 @@ class LLMOSMagics(Magics):
             as_name=args.as_name,
             system=args.system,
             timeout=args.timeout,
+            tools=[p.strip() for p in args.tools.split(",") if p.strip()] if args.tools else None,
+            no_tools=args.no_tools,
             budget=args.budget,
         )
         if self.before_prompt is not None and self.before_prompt(args, text, options):

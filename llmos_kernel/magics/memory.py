@@ -202,6 +202,9 @@ class MemoryMagics(Magics):
             paging = self.runtime.memory.pager.last
             payload = {"model": self.runtime.spec.name, "tokens": plan.used, "window": plan.window,
                        "usable": plan.usable, "exact": plan.exact, "messages": messages, "paging": paging}
+            tools = self.runtime.memory.tools_segment
+            if tools is not None:  # the last tool cell's definitions, as they were sent (and counted)
+                payload["tools"] = tools.text
             print(json.dumps(payload, indent=1, ensure_ascii=False))
             return
         for m in messages:

@@ -163,6 +163,7 @@ class Pager:
             pages=sorted(entry.pages),
             page_count=len(entry.spans),
             match=terms,
+            untrusted=source.untrusted,
         )
 
     # -- applying --------------------------------------------------------------------------------------

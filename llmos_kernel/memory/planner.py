@@ -159,6 +159,8 @@ class Planner(WindowState):
             layout = self._layout = _Layout(scale)
             if self._system is not None:
                 layout.add(self._system, self.tokens_of(self._system))
+            if self._tools is not None:
+                layout.add(self._tools, self.tokens_of(self._tools))
             self._layout_dirty = False
         for segment in self._log[layout.included :]:
             layout.add(segment, self.tokens_of(segment))
@@ -223,8 +225,19 @@ class Planner(WindowState):
         if not victims:
             return []
         tokens = sum(self.tokens_of(segment) for segment in victims)
-        self._page_out(victims, entry)
-        return [policies.describe_move("paged out", victims, tokens)]
+        cleared = {s.id: policies.cleared_marker(s, self.tokens_of(s)) for s in victims if s.kind is Kind.TOOL}
+        if cleared:
+            # Tool results go first, and each leaves a one-line marker in its place: the model still knows a
+            # call happened and can recall its result (Anthropic's "clear tool results", as paging).
+            gone = {s.id for s in victims}
+            kept = [cleared.get(s.id, s) for s in self._log if s.id in cleared or s.id not in gone]
+            self._page_out(victims, entry)
+            self._replace_log(kept)
+            entry.added += [marker.id for marker in cleared.values()]
+        else:
+            self._page_out(victims, entry)
+        verb = "cleared tool results and paged out" if cleared else "paged out"
+        return [policies.describe_move(verb, victims, tokens)]
 
     def _auto_compact(self, prompt_raw: int, summarize: Summarizer | None, entry: UndoEntry) -> list[str]:
         if summarize is None:

@@ -18,6 +18,14 @@ LAST_RESORT = frozenset({Kind.SUMMARY})
 COMPACTABLE = frozenset({Kind.HISTORY, Kind.RECALLED, Kind.TOOL, Kind.SUMMARY})
 
 Cost = Callable[[Segment], int]
+CLEARED = "cleared"  # the origin of a marker left where a tool result was cleared
+
+
+def cleared_marker(segment: Segment, tokens: int) -> Segment:
+    """The one line left in the window where a tool call's segment was paged out."""
+    return Segment(Kind.TOOL, f"[result cleared to swap ({tokens:,} tokens); recall {segment.id} to see it]",
+                   cell_id=segment.cell_id, execution_count=segment.execution_count, label=segment.label,
+                   origin=CLEARED, created=segment.created, last_used=segment.last_used)
 
 
 def lru_victims(
@@ -34,7 +42,9 @@ def lru_victims(
         for position, segment in enumerate(log)
         if segment.kind in kinds and not segment.pinned
     ]
-    candidates.sort(key=lambda item: (item[0], item[1]))
+    # Tool calls and results are cleared first (they are bulky and rarely needed again), oldest first.
+    candidates = [c for c in candidates if c[2].origin != CLEARED]
+    candidates.sort(key=lambda item: (item[2].kind is not Kind.TOOL, item[0], item[1]))
     chosen: list[Segment] = []
     freed = 0
     for _, _, segment in candidates:

@@ -31,6 +31,7 @@ def _segment_row(window: ContextWindow, segment: Segment, state: str) -> dict[st
         "pages": list(segment.pages),
         "page_count": segment.page_count,
         "match": list(segment.match),
+        "untrusted": segment.untrusted,
     }
 
 
@@ -43,6 +44,8 @@ def snapshot(window: ContextWindow) -> dict[str, Any]:
     rows = []
     if window.system_segment is not None:
         rows.append(_segment_row(window, window.system_segment, "resident"))
+    if window.tools_segment is not None:
+        rows.append(_segment_row(window, window.tools_segment, "resident"))
     rows += [_segment_row(window, segment, "resident") for segment in window.segments]
     for segment in window.swap.all():
         counted = len(segment.tokens)
@@ -70,6 +73,7 @@ def snapshot(window: ContextWindow) -> dict[str, Any]:
         "segments": rows,
         "can_undo": window.can_undo,
         "auto_recall": window.auto_recall,
+        "tainted": window.tainted,
         "paging": {**window.paging.to_json(), "last_recall": window.pager.last},
     }
 

@@ -20,6 +20,7 @@ PREVIEW_CHARS = 60
 
 class Kind(str, Enum):
     SYSTEM = "system"
+    TOOLS = "tools"  # the tool definitions sent with each request (counted, shown on the map; no message)
     PINNED = "pinned"
     SUMMARY = "summary"
     RECALLED = "recalled"
@@ -56,6 +57,9 @@ class Segment:
     pages: list[int] = field(default_factory=list)
     page_count: int = 0
     match: list[str] = field(default_factory=list)
+    # Content from outside the user's own typing: a file, a tool's result, an MCP server. While any is in the
+    # window, tools with side effects ask first (tools/policy.py).
+    untrusted: bool = False
 
     def __post_init__(self) -> None:
         self.kind = Kind(self.kind)
@@ -93,7 +97,8 @@ class Segment:
                 return f"[Recalled from swap: {where}, excerpt: pages {held} of {self.page_count}]"
             return f"[Recalled from swap: {self.where()}]"
         if self.kind is Kind.TOOL:
-            return f"[Tool result: {self.label}]" if self.label else "[Tool result]"
+            where = f", cell {self.execution_count}" if self.execution_count is not None else ""
+            return f"[Tool call{where}: {self.label}]" if self.label else "[Tool call]"
         return ""
 
     @property
@@ -108,7 +113,16 @@ class Segment:
             return f"User: {self.text}\n\nAssistant: {self.answer_text()}"
         return self.text
 
+    def counted_texts(self) -> list[str]:
+        """The texts this segment puts into a request, for counting: its messages' contents, or for tool
+        definitions (sent in the request's ``tools``, not as a message) the definitions themselves."""
+        if self.kind is Kind.TOOLS:
+            return [self.text]
+        return [message["content"] for message in self.messages()]
+
     def messages(self) -> list[dict[str, str]]:
+        if self.kind is Kind.TOOLS:
+            return []
         if self.kind is Kind.SYSTEM:
             return [{"role": "system", "content": self.text}]
         if self.kind is Kind.HISTORY:
@@ -145,6 +159,7 @@ class Segment:
             "pages": list(self.pages),
             "page_count": self.page_count,
             "match": list(self.match),
+            "untrusted": self.untrusted,
         }
 
     @classmethod
@@ -167,4 +182,5 @@ class Segment:
             pages=[int(page) for page in data.get("pages") or []],
             page_count=int(data.get("page_count") or 0),
             match=[str(term) for term in data.get("match") or []],
+            untrusted=bool(data.get("untrusted", False)),
         )

@@ -68,6 +68,7 @@ class WindowState:
         self.evict_to = 0.5
         self._lock = threading.RLock()
         self._system: Segment | None = None
+        self._tools: Segment | None = None  # tool definitions of the running cell, when it may call tools
         self._log: list[Segment] = []
         self._ids: dict[str, Segment] = {}
         self._cells: dict[str, dict[str, Segment]] = {}  # cell_id -> resident segments: re-runs skip a scan
@@ -108,7 +109,7 @@ class WindowState:
         tokens = segment.tokens.get(key)
         if tokens is None:
             count, per_message = raw_counter(self.tokenizer), self.tokenizer.per_message
-            tokens = sum(count(message["content"]) + per_message for message in segment.messages())
+            tokens = sum(count(text) + per_message for text in segment.counted_texts())
             segment.tokens[key] = tokens
         return tokens
 
@@ -122,7 +123,8 @@ class WindowState:
 
     def _raw_used(self, prompt_raw: int = 0) -> int:
         system = self._raw(self._system) if self._system else 0
-        return system + self._total + prompt_raw + self.tokenizer.per_request
+        tools = self._raw(self._tools) if self._tools else 0
+        return system + tools + self._total + prompt_raw + self.tokenizer.per_request
 
     def _recount(self) -> None:
         self._total = sum(self._raw(segment) for segment in self._log)
@@ -160,6 +162,25 @@ class WindowState:
         with self._lock:
             self._system = Segment(Kind.SYSTEM, text, id="system", label="system") if text else None
             self._layout_dirty = True
+
+    @property
+    def tools_segment(self) -> Segment | None:
+        return self._tools
+
+    def set_tools(self, text: str | None, names: list[str] | None = None) -> None:
+        """The tool definitions the next requests carry (None: no tools); counted like any resident text."""
+        with self._lock:
+            current = self._tools.text if self._tools else None
+            if text == current:
+                return
+            label = f"{len(names or [])} tool definitions"
+            self._tools = Segment(Kind.TOOLS, text, id="tools", label=label) if text else None
+            self._layout_dirty = True
+
+    @property
+    def tainted(self) -> bool:
+        """Untrusted content (from a file, a tool or an MCP server) is resident."""
+        return any(segment.untrusted for segment in self._log)
 
     def is_resident(self, segment: Segment) -> bool:
         return segment.id in self._ids

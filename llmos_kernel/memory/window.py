@@ -54,11 +54,16 @@ class ContextWindow(Planner):
         *,
         interrupted: bool = False,
         execution_count: int | None = None,
+        tools: list[tuple[str, str, bool]] | None = None,
     ) -> Segment:
-        """Record a finished cell as a history turn; a re-run cell replaces its earlier turn everywhere."""
+        """Record a finished cell as a history turn, after its tool calls (label, text, untrusted) as segments
+        of kind tool; a re-run cell replaces its earlier turn and calls everywhere."""
         with self._lock:
             if cell_id is not None:
                 self._drop_turns_of(cell_id)
+            for label, text, untrusted in tools or ():
+                self.add(Segment(Kind.TOOL, text, cell_id=cell_id, execution_count=execution_count, label=label,
+                                 untrusted=untrusted))
             turn = Segment(
                 Kind.HISTORY,
                 prompt,
@@ -73,7 +78,7 @@ class ContextWindow(Planner):
     def _drop_turns_of(self, cell_id: str) -> None:
         def is_turn(segment: Segment) -> bool:
             return segment.cell_id == cell_id and (
-                segment.kind is Kind.HISTORY or segment.origin == Kind.HISTORY.value
+                segment.kind in (Kind.HISTORY, Kind.TOOL) or segment.origin in (Kind.HISTORY.value, Kind.TOOL.value)
             )
 
         self._remove([segment for segment in self._resident_of_cell(cell_id) if is_turn(segment)])

@@ -12,11 +12,12 @@ from typing import Any
 from urllib.parse import urlparse
 
 # Segment kinds in the order a request is laid out (memory.segments.Kind); the legend follows it.
-KINDS = ("system", "pinned", "summary", "recalled", "history", "tool", "prompt")
+KINDS = ("system", "tools", "pinned", "summary", "recalled", "history", "tool", "prompt")
 
 # Colour-blind-friendly hues (Okabe-Ito leaning) that read on light and dark JupyterLab themes alike.
 KIND_COLOURS = {
     "system": "#6b7280",
+    "tools": "#a16207",
     "pinned": "#e69f00",
     "summary": "#8e6bd1",
     "recalled": "#009e73",

@@ -38,7 +38,7 @@ def test_bracketed_headers_for_non_turn_segments():
     summary = Segment(Kind.SUMMARY, "we did x", label="gpt-4o").messages()[0]["content"]
     assert summary.startswith("[Summary of earlier conversation]\n")
     tool = Segment(Kind.TOOL, "42", label="python").messages()[0]["content"]
-    assert tool == "[Tool result: python]\n42"
+    assert tool == "[Tool call: python]\n42"
     recalled = Segment(
         Kind.RECALLED, "old q", "old a", execution_count=3, origin="history", interrupted=True
     ).messages()

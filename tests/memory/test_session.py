@@ -365,6 +365,7 @@ def test_snapshot_shape_and_render_map(make_window):
         "pages",
         "page_count",
         "match",
+        "untrusted",
     }
     text = render_map(snapshot)
     assert "tokenizer words (exact)" in text and f"used {window.used:,} / 800 usable" in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -67,12 +68,13 @@ class KernelSession:
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=60)
 
-    def send(self, code: str, cell_id: str | None = None, silent: bool = False, stop_on_error: bool = False) -> str:
+    def send(self, code: str, cell_id: str | None = None, silent: bool = False, stop_on_error: bool = False,
+             allow_stdin: bool = False) -> str:
         # stop_on_error off by default: ipykernel 6 aborts a request that reaches it right after an error reply
         # (a race under load), which would test ipykernel's queue rather than this kernel. Tests of run-all
         # semantics pass stop_on_error=True.
         content = {"code": code, "silent": silent, "store_history": not silent, "user_expressions": {},
-                   "allow_stdin": False, "stop_on_error": stop_on_error}
+                   "allow_stdin": allow_stdin, "stop_on_error": stop_on_error}
         msg = self.kc.session.msg("execute_request", content)
         if cell_id is not None:
             msg["metadata"]["cellId"] = cell_id  # what JupyterLab sends; ipykernel passes it as cell_id
@@ -96,6 +98,55 @@ class KernelSession:
             reply = self.kc.get_shell_msg(timeout=max(1.0, deadline - time.monotonic()))
             if reply["parent_header"].get("msg_id") == msg_id:
                 return Run(reply, messages)
+
+    def run_interactive(self, code: str, *, stdin: list[str] | None = None,
+                        on_message: Any = None, timeout: float = 120) -> Run:
+        """Run a cell as a frontend that answers: each input_request gets the next of ``stdin`` (the prompts
+        are kept in ``run.prompts``), and ``on_message(msg)`` sees every iopub message as it arrives (to click
+        a widget's button, say)."""
+        import queue
+
+        answers = list(stdin or [])
+        msg_id = self.send(code, cell_id=uuid.uuid4().hex, allow_stdin=stdin is not None)
+        deadline = time.monotonic() + timeout
+        messages: list[dict] = []
+        prompts: list[str] = []
+        while True:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no idle status within {timeout} s")
+            with contextlib.suppress(queue.Empty):
+                request = self.kc.get_stdin_msg(timeout=0.02)
+                if request["msg_type"] == "input_request":
+                    prompts.append(request["content"]["prompt"])
+                    self.kc.input(answers.pop(0) if answers else "")
+            try:
+                msg = self.kc.get_iopub_msg(timeout=0.05)
+            except queue.Empty:
+                continue
+            if on_message is not None:
+                on_message(msg)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+            messages.append(msg)
+        while True:
+            reply = self.kc.get_shell_msg(timeout=max(1.0, deadline - time.monotonic()))
+            if reply["parent_header"].get("msg_id") == msg_id:
+                run = Run(reply, messages)
+                run.prompts = prompts  # type: ignore[attr-defined]
+                return run
+
+    def comm_open(self, target: str, data: dict | None = None, metadata: dict | None = None) -> str:
+        """Open a comm from the frontend side, as a widget manager does; returns its id."""
+        comm_id = uuid.uuid4().hex
+        msg = self.kc.session.msg("comm_open", {"comm_id": comm_id, "target_name": target, "data": data or {}},
+                                  metadata=metadata or {})
+        self.kc.shell_channel.send(msg)
+        return comm_id
+
+    def comm_send(self, comm_id: str, data: dict) -> None:
+        self.kc.shell_channel.send(self.kc.session.msg("comm_msg", {"comm_id": comm_id, "data": data}))
 
     def run(self, code: str, cell_id: str | None = None, timeout: float = 300) -> Run:
         return self.collect(self.send(code, cell_id=cell_id or uuid.uuid4().hex), timeout)

@@ -128,6 +128,11 @@ class _Reply:
     finish_reason: str = "stop"
     bulk: bool = False
     send_usage: bool = True
+    # Tool calls the model "makes": [{"name": ..., "arguments": dict or str}], streamed as OpenAI streams
+    # them (an id and name first, then the arguments in pieces, one index per call); json: answer with one
+    # JSON completion even to a streaming request, as a server that ignores "stream" does.
+    tool_calls: list[dict[str, Any]] | None = None
+    json: bool = False
 
 
 @dataclass
@@ -298,6 +303,29 @@ class OpenAIServer:
         with self._lock:
             self._queue.append(reply)
         return text
+
+    def queue_tool_calls(
+        self, calls: list[dict[str, Any]], *, text: str = "", as_json: bool = False, pieces: int = 3
+    ) -> list[dict[str, Any]]:
+        """Queue a reply that calls tools: ``calls`` is ``[{"name": ..., "arguments": {...}}]`` (several:
+        parallel calls). Streamed, each call's arguments arrive in ``pieces`` fragments; ``as_json``
+        answers with one JSON completion instead. Returns the calls as sent, with their ids."""
+        with self._lock:
+            serial = len(self._queue) + self.attempts
+        sent = []
+        for i, call in enumerate(calls):
+            arguments = call.get("arguments", {})
+            if not isinstance(arguments, str):
+                arguments = json.dumps(arguments)
+            sent.append({"id": call.get("id") or f"call_{serial}_{i}", "type": "function",
+                         "function": {"name": call["name"], "arguments": arguments}})
+        reply = _Reply(text=text, pieces=split_words(text) if text else [], finish_reason="tool_calls",
+                       tool_calls=sent, json=as_json, chunk_delay=None)
+        reply.usage = None
+        setattr(reply, "arg_pieces", pieces)
+        with self._lock:
+            self._queue.append(reply)
+        return sent
 
     def queue_fault(self, fault: str, **kw: Any) -> None:
         """Queue a fault for the next request (FIFO with replies). See ``_Handler`` for each fault's kw."""
@@ -620,7 +648,7 @@ class _Handler(BaseHTTPRequestHandler):
         delay = reply.delay if reply.delay is not None else owner.default_delay
         if not self._sleep(delay):
             return self._drop()
-        if stream:
+        if stream and not reply.json:
             self._stream(body, reply)
         else:
             self._send_json(200, _completion(body, reply, self._completion_id()))
@@ -704,6 +732,12 @@ class _Handler(BaseHTTPRequestHandler):
 
         events = [chunk({"role": "assistant", "content": "", "refusal": None}, None)]
         events += [chunk({"content": piece}, None) for piece in reply.pieces]
+        for index, call in enumerate(reply.tool_calls or []):
+            head = {"index": index, "id": call["id"], "type": "function",
+                    "function": {"name": call["function"]["name"], "arguments": ""}}
+            events.append(chunk({"tool_calls": [head]}, None))
+            for piece in _split_even(call["function"]["arguments"], getattr(reply, "arg_pieces", 3)):
+                events.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}, None))
         events.append(chunk({}, reply.finish_reason))
         if include_usage:
             usage_obj = {
@@ -846,7 +880,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _usage(body: dict[str, Any], reply: _Reply) -> dict[str, int]:
     prompt = estimate_prompt_tokens(body.get("messages"))
-    completion = estimate_completion_tokens(reply.text)
+    calls = "".join(c["function"]["name"] + c["function"]["arguments"] for c in reply.tool_calls or [])
+    completion = estimate_completion_tokens(reply.text + calls)
     usage = {"prompt_tokens": prompt, "completion_tokens": completion}
     given = reply.usage or {}
     usage.update({k: int(v) for k, v in given.items()})
@@ -865,7 +900,8 @@ def _completion(body: dict[str, Any], reply: _Reply, cid: str) -> dict[str, Any]
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": reply.text, "refusal": None},
+                "message": {"role": "assistant", "content": reply.text or (None if reply.tool_calls else ""),
+                            "refusal": None, **({"tool_calls": reply.tool_calls} if reply.tool_calls else {})},
                 "logprobs": None,
                 "finish_reason": reply.finish_reason,
             }

@@ -1,0 +1,44 @@
+"""The syscall table of one kernel: the registry, the access policy, the approver and the settings, and the
+choice of which tools a cell gets. The runtime asks this room for a ToolLoop; the magics change its state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .approval import Approver
+from .policy import Policy
+from .registry import Registry, Tool
+
+MAX_ROUNDS = 10
+MAX_RESULT_CHARS = 16_000  # about 4,000 tokens: a bigger result is cut, with a marker the model can read
+
+
+@dataclass
+class Syscalls:
+    registry: Registry = field(default_factory=Registry)
+    policy: Policy = field(default_factory=Policy)
+    approver: Approver = field(default_factory=Approver)
+    enabled: bool = False  # %tools on: every prompt cell may call tools (a cell can say --tools / --no-tools)
+    max_rounds: int = MAX_ROUNDS
+    max_result_chars: int = MAX_RESULT_CHARS
+    mcp: Any = None  # tools.mcp.MCPManager, created by the first %mcp add
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Syscalls:
+        """From a trusted config's [tools] (validate.ToolSettings)."""
+        syscalls = cls(enabled=bool(settings.enabled), max_rounds=int(settings.max_rounds))
+        for action in ("allow", "ask", "deny"):
+            for pattern in getattr(settings, action):
+                syscalls.policy.set(pattern, action)
+        return syscalls
+
+    def for_cell(self, patterns: list[str] | None, no_tools: bool) -> list[Tool]:
+        """The tools a cell may call: none with --no-tools; those matching --tools; all when tools are on."""
+        if no_tools or (patterns is None and not self.enabled):
+            return []
+        return self.registry.matching(patterns)
+
+    def close(self) -> None:
+        if self.mcp is not None:
+            self.mcp.close()
