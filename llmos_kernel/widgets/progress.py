@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import ipywidgets as widgets
 from IPython.display import display
 
 from ..budget import money
@@ -30,6 +29,10 @@ def progress_text(counts: dict[str, int], proc: Any, elapsed: float) -> str:
 
 class BatchProgress:
     def __init__(self, name: str, total: int, interval: float = UPDATE_INTERVAL) -> None:
+        # Imported on first use, not with the kernel: ipywidgets registers its comm targets on import, and only
+        # an import inside a running kernel registers them where a frontend's control comm finds them.
+        import ipywidgets as widgets
+
         self.bar = widgets.IntProgress(value=0, min=0, max=total, description=f"map {name}"[:20],
                                        bar_style="info")
         self.label = widgets.Label(value=f"0/{total} · starting")
