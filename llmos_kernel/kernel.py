@@ -19,6 +19,7 @@ from .cells import CELL_MAGIC, MAGIC_LINE
 from .completion import complete, prompt_is_complete
 from .config import load_config
 from .magics import LLMOSMagics, MemoryMagics, ProgramMagics, SessionMagics
+from .magics.batch import BatchMagics
 from .magics.config import ConfigTrustMagics
 from .magics.secrets import SecretSafeEnvMagics
 from .magics.tools import ToolMagics
@@ -76,6 +77,10 @@ class LLMOSKernel(IPythonKernel):
         # Restores this notebook's saved session (model, system prompt, process table; memory on first use).
         self.session_magics = SessionMagics(self.shell, self.runtime)
         self.shell.register_magics(self.session_magics)
+        # %replay, %budget, %dryrun and %%prompt's --dry-run/--map; recordings live in the session's store.
+        self.batch_magics = BatchMagics(self.shell, self.runtime, self.llmos_magics,
+                                        lambda: self.session_magics.session.store)
+        self.shell.register_magics(self.batch_magics)
         self.shell.register_magics(SecretSafeEnvMagics(self.shell))  # %env never shows a key's value
         self.shell.register_magics(ConfigTrustMagics(self.shell, self.runtime))  # %config: files in use, trust
         self.shell.register_magics(ToolMagics(self.shell, self.runtime))  # %tools, %tool, %mcp: syscalls

@@ -31,7 +31,7 @@ from .markup import (
     table_header_html,
     wrap,
 )
-from .view import EVICT, FORGET, PIN, RECALL, Row, activity_of, model_label, rows_of, spend_of
+from .view import EVICT, FORGET, PIN, RECALL, Row, activity_of, budget_of, model_label, rows_of, spend_of
 
 # "progress" arrives for every streamed piece, many times a second; about 4 renders a second keep the panel
 # live without flooding the frontend with comm messages while the answer itself is streaming.
@@ -142,7 +142,7 @@ class MemoryPanel:
         snapshot = self.runtime.memory.snapshot()
         activity = activity_of(self.runtime.processes)
         self.map.value = wrap(map_html(snapshot, model_label(self.runtime.spec), activity))
-        self.spend.value = wrap(spend_html(spend_of(self.runtime.processes)))
+        self.spend.value = wrap(spend_html(spend_of(self.runtime.processes, budget_of(self.runtime))))
         if light:
             return
         self._render_rows(rows_of(snapshot))
@@ -236,7 +236,7 @@ class MemoryPanel:
         snapshot = self.runtime.memory.snapshot()
         label = model_label(self.runtime.spec)
         bundle = dict(self.widget._repr_mimebundle_() or {})
-        bundle["text/html"] = render_html(snapshot, label, spend_of(self.runtime.processes))
+        bundle["text/html"] = render_html(snapshot, label, spend_of(self.runtime.processes, budget_of(self.runtime)))
         used, usable = snapshot.get("used", 0), snapshot.get("usable", 0)
         bundle["text/plain"] = (f"LLM OS memory map · {label} · {used:,} / {usable:,} tokens"
                                 f" · pressure {snapshot.get('pressure')}")

@@ -262,8 +262,15 @@ def _preview(item: dict[str, Any], kind: str) -> str:
     return text or label
 
 
-def spend_of(processes: Iterable[Any]) -> dict[str, Any]:
-    """Session spend summed over the process table: what was sent and generated, not what is resident."""
+def budget_of(runtime: Any) -> float | None:
+    """The session budget (budget.py's guard, one of the runtime's send hooks), if one is set."""
+    return next((hook.limit for hook in getattr(runtime, "hooks", []) if getattr(hook, "limit", None) is not None),
+                None)
+
+
+def spend_of(processes: Iterable[Any], budget: float | None = None) -> dict[str, Any]:
+    """Session spend summed over the process table: what was sent and generated, not what is resident; and the
+    session budget beside it."""
     calls = tokens_in = tokens_out = priced = 0
     cost = 0.0
     exact = True
@@ -282,6 +289,7 @@ def spend_of(processes: Iterable[Any]) -> dict[str, Any]:
         "cost": cost if priced else None,
         "cost_complete": priced == calls,  # False: some calls had no known price, so cost is a lower bound
         "exact": exact,
+        "budget": budget,
     }
 
 

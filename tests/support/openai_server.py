@@ -168,6 +168,8 @@ class OpenAIServer:
             ``authorization``/``api-key`` values redacted), ``has_authorization`` and ``outcome``
             (``"reply"``, a fault name, ``"unauthorized"`` or ``"bad_request"``).
         attempts: number of chat completion requests received (every fault consumes one).
+        in_flight / max_in_flight: chat requests being answered now / at most at once since the last reset
+            (proves client concurrency structurally, without timing).
 
     Settings (also changeable while running): ``chunk_delay`` (seconds between streamed chunks),
     ``default_delay`` (seconds before any chat response starts), ``require_key``.
@@ -191,6 +193,8 @@ class OpenAIServer:
         self.verbose = verbose
         self.requests: list[dict[str, Any]] = []
         self.attempts = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._queue: list[_Reply | _Fault] = []
         self._always: _Fault | None = None
         self._lock = threading.Lock()
@@ -341,6 +345,7 @@ class OpenAIServer:
             self._always = None
             self.requests.clear()
             self.attempts = 0
+            self.max_in_flight = self.in_flight
 
     def pending(self) -> int:
         """Number of queued replies and faults not yet consumed."""
@@ -536,7 +541,14 @@ class _Handler(BaseHTTPRequestHandler):
         path = self._route()
         raw = self._read_body()
         if path in _CHAT_PATHS:
-            self._chat(path, raw)
+            with self.owner._lock:
+                self.owner.in_flight += 1
+                self.owner.max_in_flight = max(self.owner.max_in_flight, self.owner.in_flight)
+            try:
+                self._chat(path, raw)
+            finally:
+                with self.owner._lock:
+                    self.owner.in_flight -= 1
         elif path in ("/_control", "/v1/_control"):
             try:
                 cmd = json.loads(raw or b"{}")
