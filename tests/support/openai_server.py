@@ -162,9 +162,12 @@ class OpenAIServer:
             ``authorization``/``api-key`` values redacted), ``has_authorization`` and ``outcome``
             (``"reply"``, a fault name, ``"unauthorized"`` or ``"bad_request"``).
         attempts: number of chat completion requests received (every fault consumes one).
+        in_flight / max_in_flight: chat requests being answered now / at most at once since the last reset
+            (how tests prove that a client ran requests concurrently, without timing anything).
 
     Settings (also changeable while running): ``chunk_delay`` (seconds between streamed chunks),
-    ``default_delay`` (seconds before any chat response starts), ``require_key``.
+    ``default_delay`` (seconds before any chat response starts), ``model_delays`` (per requested model name,
+    instead of ``default_delay``), ``require_key``.
     """
 
     def __init__(
@@ -185,6 +188,9 @@ class OpenAIServer:
         self.verbose = verbose
         self.requests: list[dict[str, Any]] = []
         self.attempts = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.model_delays: dict[str, float] = {}
         self._queue: list[_Reply | _Fault] = []
         self._always: _Fault | None = None
         self._lock = threading.Lock()
@@ -313,6 +319,7 @@ class OpenAIServer:
             self._always = None
             self.requests.clear()
             self.attempts = 0
+            self.max_in_flight = self.in_flight
 
     def pending(self) -> int:
         """Number of queued replies and faults not yet consumed."""
@@ -334,6 +341,11 @@ class OpenAIServer:
         return self.attempts >= n
 
     # ----------------------------------------------------------------- internals used by the handler
+
+    def _in_flight(self, change: int) -> None:
+        with self._lock:
+            self.in_flight += change
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
 
     def _next(self) -> _Reply | _Fault | None:
         with self._lock:
@@ -492,7 +504,9 @@ class _Handler(BaseHTTPRequestHandler):
                 data = json.loads(json.dumps(self.owner.requests))
             self._send_json(200, data)
         elif path in ("/_attempts", "/v1/_attempts"):
-            self._send_json(200, {"attempts": self.owner.attempts})
+            owner = self.owner
+            self._send_json(200, {"attempts": owner.attempts, "in_flight": owner.in_flight,
+                                  "max_in_flight": owner.max_in_flight})
         elif path in ("/v1/models", "/models"):
             self._send_json(200, {"object": "list", "data": [_model_obj(m) for m in MODELS]})
         elif path.startswith(("/v1/models/", "/models/")):
@@ -508,7 +522,11 @@ class _Handler(BaseHTTPRequestHandler):
         path = self._route()
         raw = self._read_body()
         if path in _CHAT_PATHS:
-            self._chat(path, raw)
+            self.owner._in_flight(+1)
+            try:
+                self._chat(path, raw)
+            finally:
+                self.owner._in_flight(-1)
         elif path in ("/_control", "/v1/_control"):
             try:
                 cmd = json.loads(raw or b"{}")
@@ -605,7 +623,8 @@ class _Handler(BaseHTTPRequestHandler):
 
         reply = item if item is not None else self._echo_reply(body)
         entry["outcome"] = "reply"
-        delay = reply.delay if reply.delay is not None else owner.default_delay
+        delay = reply.delay if reply.delay is not None else owner.model_delays.get(
+            str(body.get("model")), owner.default_delay)
         if not self._sleep(delay):
             return self._drop()
         if stream:
