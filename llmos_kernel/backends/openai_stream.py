@@ -25,6 +25,7 @@ import httpx
 
 from .base import Delta, Usage
 from .faults import ProviderFault, status_fault
+from .pool import finish_body
 from .provider_errors import RETRY_STATUSES, BrokenStream, Budget, next_retry
 from .proxy_faults import reported_cost
 
@@ -149,8 +150,9 @@ class OpenAIStream:
         done = False
         pending = b""
         loads = json.loads
+        blocks = response.iter_bytes()
         try:
-            for block in response.iter_bytes():
+            for block in blocks:
                 lines = (pending + block).split(b"\n") if pending else block.split(b"\n")
                 pending = lines.pop()
                 texts: list[str] = []
@@ -189,6 +191,7 @@ class OpenAIStream:
                 if texts:
                     yield Delta(text="".join(texts))
                 if done:
+                    finish_body(blocks)  # the body's end after [DONE]: the connection is then kept alive
                     break
         except httpx.TimeoutException:
             raise BrokenStream("stalled", f"stopped sending for {timeout:g} s in the middle of the answer") from None

@@ -24,7 +24,7 @@ from ..errors import KeyRejected, ProviderError, UserFacingError
 from .endpoints import Route
 from .faults import ProviderFault
 
-KEY_NOT_ACCEPTED = frozenset({"no_db_connection", "token_not_found_in_db", "expired_key", "invalid_api_key"})
+KEY_NOT_ACCEPTED = frozenset({"no_db_connection", "token_not_found_in_db", "expired_key"})
 _LIMIT = re.compile(r"\b([RT]PM) limit=(\d+)", re.I)
 _GROUP = re.compile(r"Model Group=([^\s,]+)")
 COST_HEADER = "x-litellm-response-cost"  # set on whole (non-streamed) answers; a stream's headers precede its cost

@@ -30,13 +30,14 @@ def tiers():
 
 def team_config(proxy_url: str) -> str:
     """The user's llmos config a team hands out (docs/deploy.md quotes this shape): aliases on the proxy."""
+    nobody = f"http://127.0.0.1:{free_port()}/v1"  # a proxy that is down: nothing listens there
     return f"""
 [aliases]
 team = {{ model = "litellm_proxy/{TEAM_MODEL}", api_base = "{proxy_url}", api_key_env = "TEAM_KEY" }}
 limited = {{ model = "litellm_proxy/{LIMITED_MODEL}", api_base = "{proxy_url}", api_key_env = "TEAM_KEY" }}
 wrongkey = {{ model = "litellm_proxy/{TEAM_MODEL}", api_base = "{proxy_url}", api_key_env = "WRONG_KEY" }}
 nokey = {{ model = "litellm_proxy/{TEAM_MODEL}", api_base = "{proxy_url}" }}
-down = {{ model = "litellm_proxy/{TEAM_MODEL}", api_base = "http://127.0.0.1:{free_port()}/v1", api_key_env = "TEAM_KEY" }}
+down = {{ model = "litellm_proxy/{TEAM_MODEL}", api_base = "{nobody}", api_key_env = "TEAM_KEY" }}
 """
 
 

@@ -74,7 +74,7 @@ def test_rate_limit_is_retried_then_one_message_naming_it(team_kernel):
 
 def test_wrong_key_is_not_accepted_and_never_shown(team_kernel):
     run = team_kernel.run("%%prompt --model wrongkey --no-history\nHi")
-    text = assert_one_clear_error(run, "API key rejected", "did not accept the key in WRONG_KEY", "team-smol")
+    assert_one_clear_error(run, "API key rejected", "did not accept the key in WRONG_KEY", "team-smol")
     assert SECRET_WRONG not in run.all_text() and MASTER_KEY not in run.all_text()
 
 

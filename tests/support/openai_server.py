@@ -504,9 +504,7 @@ class _Handler(BaseHTTPRequestHandler):
                 data = json.loads(json.dumps(self.owner.requests))
             self._send_json(200, data)
         elif path in ("/_attempts", "/v1/_attempts"):
-            owner = self.owner
-            self._send_json(200, {"attempts": owner.attempts, "in_flight": owner.in_flight,
-                                  "max_in_flight": owner.max_in_flight})
+            self._send_json(200, {"attempts": self.owner.attempts})
         elif path in ("/v1/models", "/models"):
             self._send_json(200, {"object": "list", "data": [_model_obj(m) for m in MODELS]})
         elif path.startswith(("/v1/models/", "/models/")):
