@@ -135,9 +135,13 @@ def gguf_path() -> Path:
 
 
 def served_model(python: Path) -> Service:
-    """llama-cpp-python's OpenAI-compatible server on the embedded GGUF (flags use underscores)."""
+    """llama-cpp-python's OpenAI-compatible server on the embedded GGUF (flags use underscores; on/off flags take
+    a value)."""
     argv = [str(python), "-m", "llama_cpp.server", "--model", str(gguf_path()), "--model_alias", SERVED_ALIAS,
-            "--n_ctx", str(N_CTX), "--n_threads", "1"]
+            "--n_ctx", str(N_CTX), "--n_threads", "1",
+            # Its default cuts the running answer whenever another request arrives (interrupt_requests=True): a
+            # shared server must queue them instead. Through the proxy such a cut looks like a complete answer.
+            "--interrupt_requests", "False"]
     return Service("llama-server", argv, "/v1/models")
 
 
