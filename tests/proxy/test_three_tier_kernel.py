@@ -5,8 +5,10 @@ Never asserts the model's words (a real SmolLM2 writes them); asserts the path, 
 
 from __future__ import annotations
 
+import os
 import re
 
+from tests.support.kernel import KernelSession
 from tests.support.three_tier import MASTER_KEY, TEAM_MODEL
 
 SECRET_WRONG = "sk-not-the-teams-key-1234"
@@ -117,3 +119,18 @@ def test_served_model_killed_midway_then_down_then_back(team_kernel, tiers):
     tiers.restart_served()
     back = kernel.run("%%prompt --model team --max-tokens 8 --no-history\nHello again.")
     assert back.status == "ok", back.error_text
+
+
+def test_spawner_environment_alone_reaches_the_proxy(tiers, tmp_path):
+    """docs/deploy.md's JupyterHub set-up: no config file, only LITELLM_PROXY_API_BASE and a per-user key in
+    LITELLM_PROXY_API_KEY from the spawner's environment; `%model litellm_proxy/NAME` then needs nothing else."""
+    env = {**os.environ, "LITELLM_PROXY_API_BASE": tiers.proxy_url, "LITELLM_PROXY_API_KEY": MASTER_KEY,
+           "LLMOS_STORE": str(tmp_path / "store.db")}
+    with KernelSession(env=env, cwd=str(tmp_path)) as kernel:
+        run = kernel.run(f"%model litellm_proxy/{TEAM_MODEL}")
+        assert run.status == "ok" and "window 4,096 tokens" in run.stdout, run.all_text()
+        answer = kernel.run("%%prompt --max-tokens 8\nHello.")
+        assert answer.status == "ok", answer.error_text
+        out = kernel.run("%models").stdout
+        assert f"endpoint {tiers.proxy_url} (litellm_proxy, key from LITELLM_PROXY_API_KEY): 2 models" in out, out
+        assert MASTER_KEY not in out
