@@ -184,7 +184,8 @@ class MemoryPanel:
         # What the endpoints offer, as %models or a backend last fetched it: the panel never waits on a network.
         for listing in catalogue.listings(self.runtime.aliases, current, cached_only=True):
             for name, spec, offer in catalogue.offered_specs(listing):
-                if name not in self._choices and spec not in self._choices.values():
+                same = any((c.name, c.api_base) == (spec.name, spec.api_base) for c in self._choices.values())
+                if name not in self._choices and not same:  # an alias of it is listed already
                     window = f" · {offer.window:,} tokens" if offer.window else ""
                     options.append((f"{name} @ {listing.who}{window}", name))
                     self._choices[name] = spec
