@@ -172,6 +172,9 @@ class ThreeTier:
     def stop(self) -> None:
         self.proxy.stop()
         self.served.stop()
+        if not os.environ.get("LLMOS_KEEP_LOGS"):  # set it to read the servers' logs after a run
+            for service in (self.proxy, self.served):
+                service.log.unlink(missing_ok=True)
 
     def restart_served(self) -> None:
         """A new served model on the same port (after a test killed it)."""
