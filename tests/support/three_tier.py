@@ -83,7 +83,7 @@ class Service:
         self.argv += ["--host", "127.0.0.1", "--port", str(self.port)]
         self.ready_path = ready_path
         self.env = {**os.environ, **(env or {})}
-        self.log = Path(tempfile.mkstemp(prefix=f"llmos-{name}-", suffix=".log")[1])
+        self.log: Path | None = None  # made on start (a restart appends to it)
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -91,6 +91,8 @@ class Service:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 90.0) -> Service:
+        if self.log is None:
+            self.log = Path(tempfile.mkstemp(prefix=f"llmos-{self.name}-", suffix=".log")[1])
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env,
                                          start_new_session=True)
@@ -121,7 +123,7 @@ class Service:
             self.kill()
 
     def tail(self, n: int = 4000) -> str:
-        return self.log.read_text(errors="replace")[-n:] if self.log.exists() else ""
+        return self.log.read_text(errors="replace")[-n:] if self.log and self.log.exists() else ""
 
 
 def gguf_path() -> Path:
@@ -174,7 +176,8 @@ class ThreeTier:
         self.served.stop()
         if not os.environ.get("LLMOS_KEEP_LOGS"):  # set it to read the servers' logs after a run
             for service in (self.proxy, self.served):
-                service.log.unlink(missing_ok=True)
+                if service.log is not None:
+                    service.log.unlink(missing_ok=True)
 
     def restart_served(self) -> None:
         """A new served model on the same port (after a test killed it)."""
