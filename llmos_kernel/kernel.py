@@ -10,6 +10,7 @@ the frontend sent: IPython also transforms code it runs for itself (``%time``, `
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from ipykernel.ipkernel import IPythonKernel
@@ -103,6 +104,14 @@ class LLMOSKernel(IPythonKernel):
         if self._python_only or typed is None or "".join(lines).rstrip("\n") != typed.rstrip("\n"):
             return lines
         return route("".join(lines)).splitlines(keepends=True)
+
+    def do_shutdown(self, restart: bool) -> Any:
+        # The keep-alive connections to model servers and proxies end with the kernel. The pool is looked up, not
+        # imported: a kernel that never used a remote model has none, and need not import httpx to say so.
+        pool = sys.modules.get("llmos_kernel.backends.pool")
+        if pool is not None:
+            pool.POOL.close_all()
+        return super().do_shutdown(restart)
 
     def _before_cell(self, info: Any) -> None:
         self.llmos_magics.cell_id = getattr(info, "cell_id", None)

@@ -14,6 +14,7 @@ from typing import Any
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
+from .. import catalogue
 from ..backends.base import answer_cap, take_notes
 from ..backends.registry import available_models
 from ..cells import is_line_magic, running_execution_count
@@ -163,11 +164,13 @@ class LLMOSMagics(Magics):
 
     @line_magic
     def models(self, line: str) -> None:
-        """%models - list the embedded model, models whose provider key is set, and configured aliases"""
+        """%models - list the embedded model, models whose provider key is set, configured aliases, and what every configured endpoint offers"""
         current = self.runtime.spec.name
         for name, why in available_models(self.runtime.aliases):
             mark = "*" if name == current else " "
             print(f"{mark} {name:<40} {why}")
+        for line_ in catalogue.report(self.runtime.aliases, self.runtime.spec):  # GET /models of each endpoint
+            print(line_)
 
     @line_cell_magic
     def system(self, line: str, cell: str | None = None) -> None:

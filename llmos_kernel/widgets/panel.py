@@ -18,6 +18,7 @@ from typing import Any
 import ipywidgets as widgets
 from IPython.display import display
 
+from .. import catalogue
 from ..backends.registry import ModelSpec, available_models
 from ..errors import UserFacingError
 from .markup import (
@@ -180,6 +181,15 @@ class MemoryPanel:
             options.append((label, name))
             self._choices[name] = spec
             selected = selected or (name if spec == current else None)
+        # What the endpoints offer, as %models or a backend last fetched it: the panel never waits on a network.
+        for listing in catalogue.listings(self.runtime.aliases, current, cached_only=True):
+            for name, spec, offer in catalogue.offered_specs(listing):
+                same = any((c.name, c.api_base) == (spec.name, spec.api_base) for c in self._choices.values())
+                if name not in self._choices and not same:  # an alias of it is listed already
+                    window = f" · {offer.window:,} tokens" if offer.window else ""
+                    options.append((f"{name} @ {listing.who}{window}", name))
+                    self._choices[name] = spec
+                    selected = selected or (name if spec == current else None)
         for key, spec in self._seen.items():
             if spec not in self._choices.values():
                 label = model_label(spec)

@@ -169,10 +169,11 @@ class OpenAIServer:
             (``"reply"``, a fault name, ``"unauthorized"`` or ``"bad_request"``).
         attempts: number of chat completion requests received (every fault consumes one).
         in_flight / max_in_flight: chat requests being answered now / at most at once since the last reset
-            (proves client concurrency structurally, without timing).
+            (how tests prove that a client ran requests concurrently, without timing anything).
 
     Settings (also changeable while running): ``chunk_delay`` (seconds between streamed chunks),
-    ``default_delay`` (seconds before any chat response starts), ``require_key``.
+    ``default_delay`` (seconds before any chat response starts), ``model_delays`` (per requested model name,
+    instead of ``default_delay``), ``require_key``.
     """
 
     def __init__(
@@ -195,6 +196,7 @@ class OpenAIServer:
         self.attempts = 0
         self.in_flight = 0
         self.max_in_flight = 0
+        self.model_delays: dict[str, float] = {}
         self._queue: list[_Reply | _Fault] = []
         self._always: _Fault | None = None
         self._lock = threading.Lock()
@@ -367,6 +369,11 @@ class OpenAIServer:
         return self.attempts >= n
 
     # ----------------------------------------------------------------- internals used by the handler
+
+    def _in_flight(self, change: int) -> None:
+        with self._lock:
+            self.in_flight += change
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
 
     def _next(self) -> _Reply | _Fault | None:
         with self._lock:
@@ -541,14 +548,11 @@ class _Handler(BaseHTTPRequestHandler):
         path = self._route()
         raw = self._read_body()
         if path in _CHAT_PATHS:
-            with self.owner._lock:
-                self.owner.in_flight += 1
-                self.owner.max_in_flight = max(self.owner.max_in_flight, self.owner.in_flight)
+            self.owner._in_flight(+1)
             try:
                 self._chat(path, raw)
             finally:
-                with self.owner._lock:
-                    self.owner.in_flight -= 1
+                self.owner._in_flight(-1)
         elif path in ("/_control", "/v1/_control"):
             try:
                 cmd = json.loads(raw or b"{}")
@@ -645,7 +649,8 @@ class _Handler(BaseHTTPRequestHandler):
 
         reply = item if item is not None else self._echo_reply(body)
         entry["outcome"] = "reply"
-        delay = reply.delay if reply.delay is not None else owner.default_delay
+        delay = reply.delay if reply.delay is not None else owner.model_delays.get(
+            str(body.get("model")), owner.default_delay)
         if not self._sleep(delay):
             return self._drop()
         if stream and not reply.json:
