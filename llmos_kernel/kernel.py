@@ -111,6 +111,7 @@ class LLMOSKernel(IPythonKernel):
         pool = sys.modules.get("llmos_kernel.backends.pool")
         if pool is not None:
             pool.POOL.close_all()
+        self.runtime.syscalls.close()  # MCP servers are child processes: they end with the kernel
         return super().do_shutdown(restart)
 
     def _before_cell(self, info: Any) -> None:
@@ -125,10 +126,6 @@ class LLMOSKernel(IPythonKernel):
             return await super().do_execute(code, silent, *args, **kwargs)
         finally:
             self._typed_cell = outer
-
-    def do_shutdown(self, restart: bool) -> Any:
-        self.runtime.syscalls.close()  # MCP servers are child processes: they end with the kernel
-        return super().do_shutdown(restart)
 
     def do_complete(self, code: str, cursor_pos: int | None) -> Any:
         cursor_pos = len(code) if cursor_pos is None else cursor_pos
