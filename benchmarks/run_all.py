@@ -26,7 +26,8 @@ from pathlib import Path
 from _harness import Result, table
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("startup", "first_remote", "cell_overhead", "streaming", "accounting", "embedded", "attention", "memory")
+BENCHMARKS = ("startup", "first_remote", "cell_overhead", "streaming", "accounting", "embedded", "attention", "memory",
+              "map", "compare", "load")
 README = HERE / "README.md"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 

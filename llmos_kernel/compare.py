@@ -1,12 +1,37 @@
-"""%%compare: one prompt on several models, side by side, each with its tokens, latency and cost."""
+"""%%compare: one prompt on several models at once, side by side, each with its tokens, latency and cost.
+
+The models stream concurrently, one thread each, so the cell takes about as long as the slowest model, not the
+sum (benchmarks/bench_compare.py). Only the main thread touches the display, the process table and memory: the
+threads put what they receive on a queue, and the main thread renders it. An interrupt (SIGINT) reaches the
+main thread while it waits on that queue; it tells the threads to stop, which close their streams at the next
+chunk. Two columns on the very same backend object (``%%compare m m``) take turns: a llama.cpp model is not
+safe to run twice at once.
+"""
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
-from .errors import PromptError, UserFacingError
+from .backends.base import Backend, CallParams, Delta, Usage
+from .errors import BackendFailed, CellInterrupted, PromptError, UserFacingError
+from .redact import redact
 from .render import CompareDisplay, Footer
 from .runtime import BarePlan, Process, PromptOptions, Runtime
+
+TICK = 0.1  # seconds the main thread waits for news before refreshing the live columns (and seeing interrupts)
+
+
+@dataclass
+class _Event:
+    column: int
+    delta: Delta | None = None
+    error: UserFacingError | None = None
+    done: bool = False
 
 
 def run_compare(runtime: Runtime, prompt: str, models: list[str], options: PromptOptions) -> list[Process]:
@@ -17,31 +42,101 @@ def run_compare(runtime: Runtime, prompt: str, models: list[str], options: Promp
     messages = runtime._plan(prompt, options).messages
     params = runtime.params(options)
     view = CompareDisplay([b.name for b in backends])
+    rows = [Process(runtime.current_cell, None, b.name) for b in backends]
+    runtime.processes.extend(rows)
+    usages: list[Usage | None] = [None] * len(backends)
+    events: queue.Queue[_Event] = queue.Queue()
+    stop = threading.Event()
+    locks: dict[int, threading.Lock] = {id(b): threading.Lock() for b in backends}
+    started = time.monotonic()
+    for i, backend in enumerate(backends):
+        view.columns[i].footer = "waiting…"
+        worker = threading.Thread(target=_stream_column, name=f"llmos-compare-{i}", daemon=True,
+                                  args=(i, backend, messages, params, events, stop, locks[id(backend)]))
+        worker.start()
     view.update(force=True)
-    rows: list[Process] = []
-    for backend, column in zip(backends, view.columns, strict=True):
-        proc = Process(None, None, backend.name)
-        rows.append(proc)
-        runtime.processes.append(proc)
-        started = time.monotonic()
-        usage = None
-        try:
-            if hasattr(backend, "check_key"):
-                backend.check_key()
-            for delta in backend.stream(messages, params):
-                column.text += delta.text
-                usage = delta.usage or usage
-                view.update()
-            proc.status = "ok"
-        except UserFacingError as exc:  # one model failing must not hide the others' answers
-            column.error, proc.status = exc.render(), "error"
-        proc.latency = time.monotonic() - started
-        if proc.status == "ok":
-            runtime._account(proc, backend, usage, BarePlan(messages), "ok", column.text)
+    running = set(range(len(backends)))
+    try:
+        while running:
+            try:
+                event = events.get(timeout=TICK)
+            except queue.Empty:
+                _show_progress(view, rows, running, started)
+                continue
+            running -= _apply(event, view, rows, usages, started)
+            _show_progress(view, rows, running, started)
+    except KeyboardInterrupt:
+        stop.set()
+        for i in running:
+            rows[i].status, rows[i].latency = "interrupted", time.monotonic() - started
+    for i, (proc, backend) in enumerate(zip(rows, backends, strict=True)):
+        column = view.columns[i]
+        if proc.status in ("ok", "interrupted"):
+            runtime._account(proc, backend, usages[i], BarePlan(messages), proc.status, column.text)
         column.footer = Footer(backend.name, proc.tokens_in, proc.tokens_out, proc.latency, proc.cost,
                                proc.exact, proc.status).text()
-        view.update(force=True)
     meta = [{"model": p.model, "status": p.status, "tokens_in": p.tokens_in, "tokens_out": p.tokens_out,
              "latency_s": round(p.latency, 3), "cost_usd": p.cost} for p in rows]
     view.update(force=True, metadata={"llmos": {"compare": meta}})
+    if stop.is_set():
+        raise CellInterrupted("%%compare was stopped; the partial answers are shown (nothing is kept in memory)")
     return rows
+
+
+def _apply(event: _Event, view: CompareDisplay, rows: list[Process], usages: list[Usage | None],
+           started: float) -> set[int]:
+    """Show one event from a column's thread; returns the columns it finished."""
+    column, proc = view.columns[event.column], rows[event.column]
+    if event.delta is not None:
+        column.text += event.delta.text
+        usages[event.column] = event.delta.usage or usages[event.column]
+        proc.finish_reason = event.delta.finish_reason or proc.finish_reason
+    if event.error is not None:
+        column.error, proc.status = event.error.render(), "error"
+    if not event.done:
+        return set()
+    proc.latency = time.monotonic() - started
+    if proc.status == "running":
+        proc.status = "ok"
+    return {event.column}
+
+
+def _show_progress(view: CompareDisplay, rows: list[Process], running: set[int], started: float) -> None:
+    """Each running column's own status line: waiting for its first token, or streaming, with its time."""
+    elapsed = time.monotonic() - started
+    for i in running:
+        column = view.columns[i]
+        state = "streaming" if column.text else "waiting"
+        column.footer = f"{rows[i].model} · {state} · {elapsed:.1f} s"
+    view.update()
+
+
+def _stream_column(i: int, backend: Backend, messages: list[dict], params: CallParams,
+                   events: queue.Queue[_Event], stop: threading.Event, lock: threading.Lock) -> None:
+    """One column's thread: its model's stream onto the queue, then one closing event, whatever happened."""
+    error: UserFacingError | None = None
+    with lock:
+        deltas: Iterator[Delta] | None = None
+        try:
+            if hasattr(backend, "check_key"):
+                backend.check_key()
+            deltas = backend.stream(messages, params)
+            for delta in deltas:
+                if stop.is_set():
+                    break
+                events.put(_Event(i, delta=delta))
+        except UserFacingError as exc:  # one model failing must not hide the others' answers
+            error = exc
+        except Exception as exc:
+            error = _failed(exc, backend)
+        finally:
+            close = getattr(deltas, "close", None)
+            if close is not None:
+                close()  # an interrupted column's connection closes now, not when the generator is collected
+    events.put(_Event(i, error=error, done=True))
+
+
+def _failed(exc: Exception, backend: Any) -> BackendFailed:
+    detail = redact(str(exc).strip().splitlines()[0][:300]) if str(exc).strip() else ""
+    return BackendFailed(f"{backend.name} raised {type(exc).__name__}" + (f": {detail}" if detail else ""),
+                         model=backend.name, hint="The other columns are unaffected; run the cell again.")

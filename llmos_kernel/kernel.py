@@ -10,6 +10,7 @@ the frontend sent: IPython also transforms code it runs for itself (``%time``, `
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from ipykernel.ipkernel import IPythonKernel
@@ -19,6 +20,7 @@ from .cells import CELL_MAGIC, MAGIC_LINE
 from .completion import complete, prompt_is_complete
 from .config import load_config
 from .magics import LLMOSMagics, MemoryMagics, ProgramMagics, SessionMagics
+from .magics.batch import BatchMagics
 from .magics.config import ConfigTrustMagics
 from .magics.secrets import SecretSafeEnvMagics
 from .magics.tools import ToolMagics
@@ -76,6 +78,10 @@ class LLMOSKernel(IPythonKernel):
         # Restores this notebook's saved session (model, system prompt, process table; memory on first use).
         self.session_magics = SessionMagics(self.shell, self.runtime)
         self.shell.register_magics(self.session_magics)
+        # %replay, %budget, %dryrun and %%prompt's --dry-run/--map; recordings live in the session's store.
+        self.batch_magics = BatchMagics(self.shell, self.runtime, self.llmos_magics,
+                                        lambda: self.session_magics.session.store)
+        self.shell.register_magics(self.batch_magics)
         self.shell.register_magics(SecretSafeEnvMagics(self.shell))  # %env never shows a key's value
         self.shell.register_magics(ConfigTrustMagics(self.shell, self.runtime))  # %config: files in use, trust
         self.shell.register_magics(ToolMagics(self.shell, self.runtime))  # %tools, %tool, %mcp: syscalls
@@ -99,6 +105,15 @@ class LLMOSKernel(IPythonKernel):
             return lines
         return route("".join(lines)).splitlines(keepends=True)
 
+    def do_shutdown(self, restart: bool) -> Any:
+        # The keep-alive connections to model servers and proxies end with the kernel. The pool is looked up, not
+        # imported: a kernel that never used a remote model has none, and need not import httpx to say so.
+        pool = sys.modules.get("llmos_kernel.backends.pool")
+        if pool is not None:
+            pool.POOL.close_all()
+        self.runtime.syscalls.close()  # MCP servers are child processes: they end with the kernel
+        return super().do_shutdown(restart)
+
     def _before_cell(self, info: Any) -> None:
         self.llmos_magics.cell_id = getattr(info, "cell_id", None)
 
@@ -111,10 +126,6 @@ class LLMOSKernel(IPythonKernel):
             return await super().do_execute(code, silent, *args, **kwargs)
         finally:
             self._typed_cell = outer
-
-    def do_shutdown(self, restart: bool) -> Any:
-        self.runtime.syscalls.close()  # MCP servers are child processes: they end with the kernel
-        return super().do_shutdown(restart)
 
     def do_complete(self, code: str, cursor_pos: int | None) -> Any:
         cursor_pos = len(code) if cursor_pos is None else cursor_pos

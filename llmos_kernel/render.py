@@ -35,6 +35,7 @@ class Footer:
     exact: bool = True
     status: str = "ok"
     finish_reason: str | None = None
+    replayed: bool = False  # answered from a recording (replay.py): nothing was sent
 
     def text(self) -> str:
         rate = self.tokens_out / self.latency if self.latency > 0 else 0.0
@@ -45,6 +46,8 @@ class Footer:
             mark = " · stream cut"
         elif self.status == "ok" and self.finish_reason == "length":
             mark = " · stopped at the token limit (--max-tokens N for more)"
+        if self.replayed:
+            mark += " · replayed (nothing sent)"
         return (
             f"{self.model} · {approx}{self.tokens_in} in · {approx}{self.tokens_out} out · "
             f"{self.latency:.2f} s · {rate:.0f} tok/s · {cost}{mark}"

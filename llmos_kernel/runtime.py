@@ -25,6 +25,7 @@ from .memory.tokenizers import count_messages
 from .memory.window import ContextWindow, MemoryFull
 from .redact import redact
 from .render import AnswerDisplay, Footer
+from .sending import Request, SendHook
 from .tools.loop import CallRecord, Round, ToolLoop
 from .tools.registry import definitions_text
 from .tools.syscalls import Syscalls
@@ -48,6 +49,7 @@ class PromptOptions:
     timeout: float | None = None
     tools: list[str] | None = None  # --tools PATTERNS: these tools for this cell (None: the session's setting)
     no_tools: bool = False
+    budget: float | None = None  # USD this cell may cost at most (budget.py)
 
 
 @dataclass
@@ -105,6 +107,7 @@ class Runtime:
         self.last_answer: Answer | None = None  # the cell a "commit" listener is told about
         self.current_cell: int | None = None  # the running cell's number, for rows the cell did not start
         self.listeners: list[Callable[[str], None]] = []  # e.g. the memory panel: called on "progress"/"commit"
+        self.hooks: list[SendHook] = []  # see each request before it is sent: replay.py, budget.py (sending.py)
         self.syscalls = Syscalls.from_settings(self.config.tools)  # tools the model may call, and the policy
 
     # -- model ---------------------------------------------------------------------------------------------
@@ -222,11 +225,14 @@ class Runtime:
         self.current_cell = execution_count
         spec = self.resolve(options.model) if options.model else self.spec
         backend = self.backend_for(spec)
-        if hasattr(backend, "check_key"):
-            backend.check_key()
         loop = self._tool_loop(backend, options, execution_count, cell_id)
         plan = self._plan(prompt, options)
         params = self.params(options)
+        sent = dataclasses.replace(params, tools=loop.definitions()) if loop is not None else params  # as sent
+        request = self.before_send(Request(backend, plan.messages, sent, options, prompt, cell_id, execution_count))
+        backend = request.backend  # a recording replays through a backend of its own, needing no key
+        if hasattr(backend, "check_key"):
+            backend.check_key()
         proc = Process(execution_count, cell_id, backend.name)
         self.processes.append(proc)
         view = AnswerDisplay(getattr(backend, "label", backend.name), options.fmt)
@@ -243,8 +249,8 @@ class Runtime:
             proc.latency = time.monotonic() - view.started
             self._account(proc, backend, usage, plan, status, text)
             footer = Footer(backend.name, proc.tokens_in, proc.tokens_out, proc.latency, proc.cost, proc.exact,
-                            status, proc.finish_reason)
-            metadata = self._metadata(proc, plan, status)
+                            status, proc.finish_reason, request.replayed)
+            metadata = {**self._metadata(proc, plan, status), **request.metadata}
             if loop is not None:
                 metadata["tools"] = [record.metadata() for record in records]
             view.finish(text, footer, metadata)
@@ -258,11 +264,49 @@ class Runtime:
         finally:
             view.stop_waiting()  # the ticker must never outlive the cell, whatever happened
         self.last_answer = Answer(text, proc, plan, prompt, options)
+        self.after_send(request, text, proc)
         self._notify("commit")
         if status == "interrupted":
             raise CellInterrupted(f"{backend.name} was stopped; the partial answer ({proc.tokens_out} tokens) "
                                   "is kept and marked as interrupted", model=backend.name)
         return self.last_answer
+
+    def before_send(self, request: Request) -> Request:
+        """The send hooks see the request in order; any may refuse it (raise) or answer it from a recording."""
+        for hook in self.hooks:
+            hook.before(request)
+        return request
+
+    def after_send(self, request: Request, text: str, proc: Process) -> None:
+        for hook in self.hooks:
+            try:
+                hook.after(request, text, proc)
+            except Exception as exc:  # noqa: BLE001 - the answer is shown and committed: never fail the cell now
+                log.warning("send hook %s failed after the answer: %s", type(hook).__name__, exc)
+                self.notices.append(f"{type(hook).__name__} could not keep this answer: {exc}")
+
+    def prepare(self, prompt: str, options: PromptOptions) -> Request:
+        """The request a prompt would send (backend, planned messages, parameters), without sending it: for
+        dry runs and batches."""
+        spec = self.resolve(options.model) if options.model else self.spec
+        backend = self.backend_for(spec)
+        if options.no_history:
+            messages = self._plan(prompt, options).messages
+        else:
+            try:  # a preview: the policy (eviction, compaction) is not applied, nothing in memory moves
+                messages = list(self.memory.plan(prompt, apply_policy=False).messages)
+            except MemoryFull as exc:
+                raise UserFacingError(str(exc), hint="See %memory; %evict, %unpin or %compact free space.") from None
+            if options.system:
+                messages[0] = {"role": "system", "content": options.system}
+        return Request(backend, messages, self.params(options), options, prompt)
+
+    def account(self, proc: Process, backend: Backend, usage: Usage | None, messages: list[dict], text: str) -> None:
+        """Tokens and cost of a call made outside run_prompt (a batch item), as the process table counts them."""
+        self._account(proc, backend, usage, BarePlan(messages), proc.status, text)
+
+    def notify(self, event: str) -> None:
+        self._notify(event)
 
     # -- tools ----------------------------------------------------------------------------------------------
     def _tool_loop(self, backend: Backend, options: PromptOptions, execution_count: int | None,

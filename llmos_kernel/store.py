@@ -130,7 +130,24 @@ def m002_swap_on_disk(db: sqlite3.Connection) -> None:
     db.execute("DELETE FROM segments WHERE place = 'swap'")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_swap_on_disk]
+def m003_recordings(db: sqlite3.Connection) -> None:
+    """Recorded answers by the digest of exactly what was sent (replay.py): any kernel on this store can replay
+    them, so they belong to no session."""
+    db.execute("""
+        CREATE TABLE recordings (
+            digest TEXT PRIMARY KEY,            -- sending.request_digest: model, parameters, messages
+            model TEXT NOT NULL,
+            prompt TEXT NOT NULL,               -- the last user message, for people reading an export
+            answer TEXT NOT NULL,
+            tokens_in INTEGER NOT NULL,
+            tokens_out INTEGER NOT NULL,
+            exact INTEGER NOT NULL,
+            finish_reason TEXT,
+            created REAL NOT NULL
+        )""")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_swap_on_disk, m003_recordings]
 
 
 # -- records ---------------------------------------------------------------------------------------------------

@@ -187,7 +187,7 @@ def test_migration_moves_an_old_files_swap_rows_into_the_page_index(tmp_path, mo
     old.close()
     monkeypatch.undo()
     store = Store(path)
-    assert store.migrations()[-1] == "m002_swap_on_disk"
+    assert "m002_swap_on_disk" in store.migrations()
     assert store.segments(sid)["swap"] == [turn.to_dict()]
     assert [s.id for s in store.swap(sid).search("zebras")] == [turn.id]
     with contextlib.closing(sqlite3.connect(path)) as db:

@@ -71,7 +71,9 @@ def error_fields(body: bytes) -> tuple[str, str]:
     error = data.get("error", data) if isinstance(data, dict) else data
     if isinstance(error, dict):
         message = error.get("message") or error.get("detail") or json.dumps(error)[:500]
-        return str(message), str(error.get("code") or error.get("type") or "")
+        code = str(error.get("code") or "")
+        # A LiteLLM proxy's code is the status again ("400"); its type names the fault (no_db_connection, ...).
+        return str(message), str(code if code and not code.isdigit() else error.get("type") or code)
     return str(error)[:500], ""
 
 

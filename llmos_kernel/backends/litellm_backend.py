@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
+
 from ..errors import MissingAPIKey, ModelNotFound
 from ..memory.tokenizers import Tokenizer, tokenizer_for_model
 from . import model_map
@@ -23,6 +25,7 @@ from .endpoints import KEY_HINT, OPENAI_COMPATIBLE, Route, fast_provider, route
 from .faults import kind_of
 from .litellm_loader import get_litellm
 from .openai_stream import OpenAIStream
+from .pool import POOL
 from .provider_errors import BrokenStream, Budget, explain, is_transient, next_retry, retry_headers, short_detail
 
 DEFAULT_WINDOW = 8192  # for models litellm has no figures for (custom servers); %window N sets the truth
@@ -55,7 +58,7 @@ class LiteLLMBackend:
         self.provider, self._model_id = resolved or self._resolve_provider()
         self._fast: OpenAIStream | None = None
         if fast_path and self.provider in OPENAI_COMPATIBLE:
-            self._fast = OpenAIStream(num_retries=num_retries, sleep=sleep)
+            self._fast = OpenAIStream(num_retries=num_retries, sleep=sleep, client_factory=self._pooled_client)
 
     def _resolve_provider(self) -> tuple[str, str]:
         litellm = get_litellm()
@@ -69,6 +72,10 @@ class LiteLLMBackend:
                 "add --api-base URL for an OpenAI-compatible server, or run %models to see what is set up.",
             ) from None
         return provider, model_id
+
+    def _pooled_client(self) -> httpx.Client:
+        """The shared client of the endpoint the next request goes to (pool.py): keep-alive across backends."""
+        return POOL.client_for(self.route().url)
 
     @property
     def fast_path(self) -> bool:
@@ -123,7 +130,8 @@ class LiteLLMBackend:
         if self._window:
             return self._window
         if self.provider in OPENAI_COMPATIBLE:
-            return model_map.window(self.provider, self._model_id) or DEFAULT_WINDOW
+            offer = self._offer()  # what the server or proxy says, before a guess
+            return model_map.window(self.provider, self._model_id) or (offer and offer.window) or DEFAULT_WINDOW
         try:
             info = get_litellm().get_model_info(self.name)
             return int(info.get("max_input_tokens") or info.get("max_tokens") or DEFAULT_WINDOW)
@@ -237,7 +245,11 @@ class LiteLLMBackend:
 
     def cost(self, usage: Usage) -> float | None:
         if self.provider in OPENAI_COMPATIBLE:
-            return model_map.cost(self.provider, self._model_id, usage.prompt_tokens, usage.completion_tokens)
+            known = model_map.cost(self.provider, self._model_id, usage.prompt_tokens, usage.completion_tokens)
+            offer = self._offer() if known is None else None  # a proxy's published prices (catalogue.py)
+            if offer is not None and offer.input_cost is not None and offer.output_cost is not None:
+                return usage.prompt_tokens * offer.input_cost + usage.completion_tokens * offer.output_cost
+            return known
         try:
             prompt, completion = get_litellm().cost_per_token(
                 model=self.name, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens
@@ -245,6 +257,14 @@ class LiteLLMBackend:
             return float(prompt + completion)
         except Exception:
             return None  # unknown price (custom servers): shown as "-", not as 0
+
+    def _offer(self) -> Any:
+        """The endpoint's catalogue entry for this model (cached per endpoint): a server or proxy's own word."""
+        from ..catalogue import offer_for
+
+        if not self.api_base and self.provider == "openai":
+            return None  # OpenAI's own API: litellm's model map knows its models, and it is asked nothing
+        return offer_for(self.name, self.provider, self.api_base, self.api_key_env)
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "label": self.label, "provider": self.provider, "api_base": self.api_base,

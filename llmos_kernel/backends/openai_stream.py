@@ -25,7 +25,9 @@ import httpx
 
 from .base import Delta, ToolCall, ToolCallAssembler, Usage
 from .faults import ProviderFault, status_fault
+from .pool import finish_body
 from .provider_errors import RETRY_STATUSES, BrokenStream, Budget, next_retry
+from .proxy_faults import reported_cost
 
 # Connecting should take well under a second; a generous cap keeps an unreachable host from costing the full
 # read timeout (2 minutes by default) on every attempt.
@@ -57,14 +59,18 @@ def _root_cause(exc: BaseException) -> str:
 class OpenAIStream:
     """Streams chat completions from one OpenAI-compatible endpoint; holds no key (headers come per call)."""
 
-    def __init__(self, *, num_retries: int = 2, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, *, num_retries: int = 2, sleep: Callable[[float], None] = time.sleep,
+                 client_factory: Callable[[], httpx.Client] | None = None) -> None:
         self.num_retries = num_retries
         self.attempts = 0  # of the last call: for tests and the process table
         self._sleep = sleep
         self._client: httpx.Client | None = None
+        self._client_factory = client_factory  # the endpoint's shared client (pool.py), which this never closes
 
     @property
     def client(self) -> httpx.Client:
+        if self._client_factory is not None:
+            return self._client_factory()
         # One client per backend: its keep-alive pool saves a TCP (and TLS) handshake on every cell.
         if self._client is None:
             self._client = httpx.Client(limits=httpx.Limits(max_connections=8, max_keepalive_connections=4))
@@ -79,11 +85,16 @@ class OpenAIStream:
         """Text deltas, then one final Delta with usage and finish_reason. Raises ProviderFault or BrokenStream;
         KeyboardInterrupt passes through and closes the connection."""
         response, pause = self._open(url, body, headers, timeout)
+        cost = reported_cost(response.headers)  # a LiteLLM proxy's own figure, when it sends one
         try:
             if response.headers.get("content-type", "").startswith("application/json"):
-                yield from self._whole(response)  # a server that ignored "stream": one JSON completion
+                deltas = self._whole(response)  # a server that ignored "stream": one JSON completion
             else:
-                yield from self._events(response, pause)
+                deltas = self._events(response, pause)
+            for delta in deltas:
+                if delta.usage is not None and cost is not None:
+                    delta.usage.cost = cost
+                yield delta
         finally:
             response.close()
 
@@ -140,8 +151,9 @@ class OpenAIStream:
         done = False
         pending = b""
         loads = json.loads
+        blocks = response.iter_bytes()
         try:
-            for block in response.iter_bytes():
+            for block in blocks:
                 lines = (pending + block).split(b"\n") if pending else block.split(b"\n")
                 pending = lines.pop()
                 texts: list[str] = []
@@ -183,6 +195,7 @@ class OpenAIStream:
                 if texts:
                     yield Delta(text="".join(texts))
                 if done:
+                    finish_body(blocks)  # the body's end after [DONE]: the connection is then kept alive
                     break
         except httpx.TimeoutException:
             raise BrokenStream("stalled", f"stopped sending for {timeout:g} s in the middle of the answer") from None

@@ -17,6 +17,7 @@ from ..errors import KeyRejected, MissingAPIKey, ModelNotFound, ProviderError, U
 from ..redact import redact, secret_values
 from .endpoints import KEY_HINT, PROVIDERS, Route
 from .faults import TRANSIENT, kind_of, status_of
+from .proxy_faults import explain_proxy
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 BACKOFF_BASE = 0.5  # seconds before the first retry; doubles each time
@@ -174,6 +175,9 @@ def explain(exc: Exception, model: str, *, api_base: str | None = None, route: R
     detail = short_detail(exc, key_vars=(route.key_var,) if route and route.key_var else ())
     if isinstance(exc, BrokenStream):
         return StreamCut(f"{model}{where} {detail}", model=model, hint=_BROKEN_HINTS.get(exc.kind))
+    proxied = explain_proxy(exc, model, route, detail)  # a LiteLLM proxy's own error types (proxy_faults.py)
+    if proxied is not None:
+        return proxied
     kind = kind_of(exc)
     status = status_of(exc)
     if kind == "auth":
@@ -198,7 +202,7 @@ _KIND_WORDS: dict[str, tuple[type[UserFacingError], str, str]] = {
                    "Wait a moment and run the cell again, or switch model with %model."),
     "timeout": (ProviderError, "{model}{where} did not answer in time: {detail}",
                 "Run the cell again, or raise the timeout (%%prompt --timeout S)."),
-    "connection": (ProviderError, "could not talk to {model}{where}: {detail}",
+    "connection": (ProviderError, "cannot reach {model}{where}: {detail}",
                    "Check the network or the server address (--api-base), then run again."),
     "server": (ProviderError, "{model}{where} had a server error and retries ran out: {detail}",
                "The provider is having trouble; run again later or switch model."),

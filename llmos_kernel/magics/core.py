@@ -8,11 +8,13 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import ChainMap
+from collections.abc import Callable
 from typing import Any
 
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
+from .. import catalogue
 from ..backends.base import answer_cap, take_notes
 from ..backends.registry import available_models
 from ..cells import is_line_magic, running_execution_count
@@ -48,6 +50,8 @@ class LLMOSMagics(Magics):
         self.runtime = runtime
         self.cell_id: str | None = None  # set by the kernel for each execute_request
         self.errors: dict[int, str] = {}  # Err[n]: the error a cell ended with
+        # --map and --dry-run cells (magics/batch.py, set by the kernel): True when it did the cell itself.
+        self.before_prompt: Callable[[Any, str, PromptOptions], bool] | None = None
         shell.user_ns.setdefault("Err", self.errors)
         shell.events.register("post_run_cell", self._record_error)
 
@@ -63,12 +67,18 @@ class LLMOSMagics(Magics):
     @argument("--timeout", type=float, help="seconds to wait for the answer to start, retries included")
     @argument("--tools", help="tools this cell may call: patterns, comma-separated (python,fs.*)")
     @argument("--no-tools", action="store_true", help="no tools for this cell")
+    @argument("--dry-run", action="store_true", help="show the request's size and cost range; send nothing")
+    @argument("--budget", type=float, help="USD this cell may cost at most: refused before sending above it")
+    @argument("--map", dest="map_name", help="run the cell once per item of this list, dict, Series or DataFrame")
+    @argument("--concurrency", type=int, help="--map: items in flight at once (remote models; default 4)")
+    @argument("--retries", type=int, default=1, help="--map: extra attempts for an item that failed (default 1)")
     @cell_magic
     def prompt(self, line: str, cell: str) -> None:
-        """%%prompt [--model M] [--temperature T] [--max-tokens N] [--format F] [--no-history] [--as NAME] [--system TEXT] [--timeout S] [--tools PATTERNS] [--no-tools] - run the cell as a prompt
+        """%%prompt [--model M] [--temperature T] [--max-tokens N] [--format F] [--no-history] [--as NAME] [--system TEXT] [--timeout S] [--tools PATTERNS] [--no-tools] [--dry-run] [--budget USD] [--map NAME [--concurrency N] [--retries N]] - run the cell as a prompt
 
         A plain cell is a prompt already; %%prompt adds per-cell options. Leading %line magics in the cell run
         first; the rest is the prompt, sent with the conversation memory to the backing model (%model).
+        --map NAME runs it once per item of NAME, with {item} (or a DataFrame's {column}) filled per item.
         """
         args = parse(self.prompt, line)
         if args.as_name is not None and not args.as_name.isidentifier():
@@ -80,7 +90,7 @@ class LLMOSMagics(Magics):
             self.shell.run_line_magic(*(magic_line[1:].split(None, 1) + [""])[:2])
         if leading and not text.strip():
             return
-        text = interpolate(text, self.namespace())
+        text = text if args.map_name else interpolate(text, self.namespace())  # --map fills {item} per item
         options = PromptOptions(
             model=args.model,
             temperature=args.temperature,
@@ -92,7 +102,10 @@ class LLMOSMagics(Magics):
             timeout=args.timeout,
             tools=[p.strip() for p in args.tools.split(",") if p.strip()] if args.tools else None,
             no_tools=args.no_tools,
+            budget=args.budget,
         )
+        if self.before_prompt is not None and self.before_prompt(args, text, options):
+            return  # a dry run or a --map batch (magics/batch.py) did the cell
         count = running_execution_count(self.shell)
         answer = self.runtime.run_prompt(text.strip(), cell_id=self.cell_id, execution_count=count, options=options)
         if count is not None:
@@ -151,11 +164,13 @@ class LLMOSMagics(Magics):
 
     @line_magic
     def models(self, line: str) -> None:
-        """%models - list the embedded model, models whose provider key is set, and configured aliases"""
+        """%models - list the embedded model, models whose provider key is set, configured aliases, and what every configured endpoint offers"""
         current = self.runtime.spec.name
         for name, why in available_models(self.runtime.aliases):
             mark = "*" if name == current else " "
             print(f"{mark} {name:<40} {why}")
+        for line_ in catalogue.report(self.runtime.aliases, self.runtime.spec):  # GET /models of each endpoint
+            print(line_)
 
     @line_cell_magic
     def system(self, line: str, cell: str | None = None) -> None:

@@ -73,7 +73,7 @@ class ProgramMagics(Magics):
 
     @line_magic
     def ps(self, line: str) -> None:
-        """%ps - the process table: every cell run with its model, status, tokens, latency, speed and cost, and every tool call with its arguments (redacted)"""
+        """%ps - the process table: every cell run with its model, status, tokens, latency, speed and cost; tool calls with their arguments"""
         rows = self.runtime.processes
         if not rows:
             print("no prompt has run yet")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 from pathlib import Path
 from typing import Any
@@ -110,15 +111,25 @@ class ToolMagics(Magics):
 
     @line_magic
     def mcp(self, line: str) -> None:
-        """%mcp [add NAME -- COMMAND ARGS | add NAME --url URL | restart NAME | remove NAME] - MCP servers as peripherals (list them without arguments)"""
+        """%mcp [add NAME [--env VAR]... -- COMMAND ARGS | add NAME --url URL | restart NAME | remove NAME] - MCP servers as peripherals (list them without arguments)
+
+        A stdio server gets only a minimal environment (PATH, HOME, ...) plus the variables named with --env:
+        your API keys do not reach it unless you say so.
+        """
         head, sep, command = line.partition(" -- ")
         words = shlex.split(head)
         if not words:
             self._list_servers()
             return
         verb = words[0]
+        env_vars = [words[i + 1] for i, w in enumerate(words[:-1]) if w == "--env"]
+        words = [w for i, w in enumerate(words) if w != "--env" and (i == 0 or words[i - 1] != "--env")]
         if verb == "add" and len(words) == 2 and sep and command.strip():
-            self._added(self._manager().add(words[1], command=shlex.split(command)))
+            missing = [var for var in env_vars if var not in os.environ]
+            if missing:
+                raise ToolsError(f"--env {missing[0]}: no such variable in the kernel's environment")
+            env = {var: os.environ[var] for var in env_vars}  # only what the user names reaches the server
+            self._added(self._manager().add(words[1], command=shlex.split(command), env=env or None))
         elif verb == "add" and len(words) == 4 and words[2] == "--url":
             self._added(self._manager().add(words[1], url=words[3]))
         elif verb == "restart" and len(words) == 2:

@@ -75,6 +75,9 @@ def header_html(header: Header) -> str:
     ]
     if not header.exact:
         parts.append(_badge("≈ estimate", "transparent", MUTED, f"1px dashed {MUTED}", llmos_estimate=1))
+    if header.tainted:
+        parts.append(_badge("⚠ untrusted content: side-effect tools ask", "#fef3c7", "#92400e", "1px solid #f59e0b",
+                            llmos_tainted=1))
     if header.activity:
         parts.append(f'<span style="color:{PRESSURE_COLOURS["normal"]};font-size:11px">'
                      f'● {escape(header.activity)}</span>')
@@ -162,11 +165,16 @@ def spend_html(spend: dict[str, Any]) -> str:
     else:
         cost_text = f"${cost:,.6f}".rstrip("0").rstrip(".") if cost else "$0"
         cost_text += "" if spend.get("cost_complete", True) else " + calls without a known price"
+    budget = spend.get("budget")
+    if budget is not None:  # %budget: spend so far beside it
+        used = f"{(cost or 0.0) / budget:.0%} used" if budget else "none left"
+        cost_text += f" of a ${budget:,.6f}".rstrip("0").rstrip(".") + f" budget ({used})"
     calls = int(spend.get("calls", 0))
     text = (f"{calls} call{'' if calls == 1 else 's'} · {approx}{int(spend.get('tokens_in', 0)):,} tokens in"
             f" · {approx}{int(spend.get('tokens_out', 0)):,} out · {cost_text}")
     data = _attrs(llmos_spend=1, calls=calls, tokens_in=spend.get("tokens_in", 0),
-                  tokens_out=spend.get("tokens_out", 0), cost="" if cost is None else cost)
+                  tokens_out=spend.get("tokens_out", 0), cost="" if cost is None else cost,
+                  budget="" if budget is None else budget)
     return (
         f'<div {data} style="margin-top:8px;padding:4px 8px;border-left:3px solid {MUTED};'
         f'background:var(--jp-layout-color2, #f3f4f6);font-size:12px">'

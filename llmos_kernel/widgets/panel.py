@@ -18,6 +18,7 @@ from typing import Any
 import ipywidgets as widgets
 from IPython.display import display
 
+from .. import catalogue
 from ..backends.registry import ModelSpec, available_models
 from ..errors import UserFacingError
 from .markup import (
@@ -31,7 +32,7 @@ from .markup import (
     table_header_html,
     wrap,
 )
-from .view import EVICT, FORGET, PIN, RECALL, Row, activity_of, model_label, rows_of, spend_of
+from .view import EVICT, FORGET, PIN, RECALL, Row, activity_of, budget_of, model_label, rows_of, spend_of
 
 # "progress" arrives for every streamed piece, many times a second; about 4 renders a second keep the panel
 # live without flooding the frontend with comm messages while the answer itself is streaming.
@@ -142,7 +143,7 @@ class MemoryPanel:
         snapshot = self.runtime.memory.snapshot()
         activity = activity_of(self.runtime.processes)
         self.map.value = wrap(map_html(snapshot, model_label(self.runtime.spec), activity))
-        self.spend.value = wrap(spend_html(spend_of(self.runtime.processes)))
+        self.spend.value = wrap(spend_html(spend_of(self.runtime.processes, budget_of(self.runtime))))
         if light:
             return
         self._render_rows(rows_of(snapshot))
@@ -180,6 +181,15 @@ class MemoryPanel:
             options.append((label, name))
             self._choices[name] = spec
             selected = selected or (name if spec == current else None)
+        # What the endpoints offer, as %models or a backend last fetched it: the panel never waits on a network.
+        for listing in catalogue.listings(self.runtime.aliases, current, cached_only=True):
+            for name, spec, offer in catalogue.offered_specs(listing):
+                same = any((c.name, c.api_base) == (spec.name, spec.api_base) for c in self._choices.values())
+                if name not in self._choices and not same:  # an alias of it is listed already
+                    window = f" · {offer.window:,} tokens" if offer.window else ""
+                    options.append((f"{name} @ {listing.who}{window}", name))
+                    self._choices[name] = spec
+                    selected = selected or (name if spec == current else None)
         for key, spec in self._seen.items():
             if spec not in self._choices.values():
                 label = model_label(spec)
@@ -236,7 +246,7 @@ class MemoryPanel:
         snapshot = self.runtime.memory.snapshot()
         label = model_label(self.runtime.spec)
         bundle = dict(self.widget._repr_mimebundle_() or {})
-        bundle["text/html"] = render_html(snapshot, label, spend_of(self.runtime.processes))
+        bundle["text/html"] = render_html(snapshot, label, spend_of(self.runtime.processes, budget_of(self.runtime)))
         used, usable = snapshot.get("used", 0), snapshot.get("usable", 0)
         bundle["text/plain"] = (f"LLM OS memory map · {label} · {used:,} / {usable:,} tokens"
                                 f" · pressure {snapshot.get('pressure')}")

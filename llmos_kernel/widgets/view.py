@@ -58,6 +58,7 @@ class Header:
     warn_at: float
     act_at: float
     activity: str = ""  # e.g. "cell [4] streaming": shown while an answer is being written
+    tainted: bool = False  # untrusted content is resident: tools with side effects ask first
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ def header_of(snapshot: dict[str, Any], model_label: str, activity: str = "") ->
         warn_at=float(snapshot.get("warn_at") or 0.75),
         act_at=float(snapshot.get("act_at") or 0.90),
         activity=activity,
+        tainted=bool(snapshot.get("tainted", False)),
     )
 
 
@@ -260,8 +262,15 @@ def _preview(item: dict[str, Any], kind: str) -> str:
     return text or label
 
 
-def spend_of(processes: Iterable[Any]) -> dict[str, Any]:
-    """Session spend summed over the process table: what was sent and generated, not what is resident."""
+def budget_of(runtime: Any) -> float | None:
+    """The session budget (budget.py's guard, one of the runtime's send hooks), if one is set."""
+    return next((hook.limit for hook in getattr(runtime, "hooks", []) if getattr(hook, "limit", None) is not None),
+                None)
+
+
+def spend_of(processes: Iterable[Any], budget: float | None = None) -> dict[str, Any]:
+    """Session spend summed over the process table: what was sent and generated, not what is resident; and the
+    session budget beside it."""
     calls = tokens_in = tokens_out = priced = 0
     cost = 0.0
     exact = True
@@ -280,6 +289,7 @@ def spend_of(processes: Iterable[Any]) -> dict[str, Any]:
         "cost": cost if priced else None,
         "cost_complete": priced == calls,  # False: some calls had no known price, so cost is a lower bound
         "exact": exact,
+        "budget": budget,
     }
 
 
@@ -295,8 +305,9 @@ def model_label(spec: Any) -> str:
 
 def activity_of(processes: list[Any]) -> str:
     """'cell [4] streaming on M' while the newest process is still running, else ''."""
-    if not processes or getattr(processes[-1], "status", "") != "running":
+    prompts = [p for p in processes if getattr(p, "kind", "prompt") != "tool"]  # tool rows come and go inside
+    if not prompts or getattr(prompts[-1], "status", "") != "running":
         return ""
-    proc = processes[-1]
+    proc = prompts[-1]
     cell = f"cell [{proc.cell}]" if getattr(proc, "cell", None) is not None else "a cell"
     return f"{cell} streaming on {proc.model}"

@@ -133,6 +133,7 @@ class _Reply:
     # JSON completion even to a streaming request, as a server that ignores "stream" does.
     tool_calls: list[dict[str, Any]] | None = None
     json: bool = False
+    arg_pieces: int = 3
 
 
 @dataclass
@@ -167,9 +168,12 @@ class OpenAIServer:
             ``authorization``/``api-key`` values redacted), ``has_authorization`` and ``outcome``
             (``"reply"``, a fault name, ``"unauthorized"`` or ``"bad_request"``).
         attempts: number of chat completion requests received (every fault consumes one).
+        in_flight / max_in_flight: chat requests being answered now / at most at once since the last reset
+            (how tests prove that a client ran requests concurrently, without timing anything).
 
     Settings (also changeable while running): ``chunk_delay`` (seconds between streamed chunks),
-    ``default_delay`` (seconds before any chat response starts), ``require_key``.
+    ``default_delay`` (seconds before any chat response starts), ``model_delays`` (per requested model name,
+    instead of ``default_delay``), ``require_key``.
     """
 
     def __init__(
@@ -190,6 +194,9 @@ class OpenAIServer:
         self.verbose = verbose
         self.requests: list[dict[str, Any]] = []
         self.attempts = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.model_delays: dict[str, float] = {}
         self._queue: list[_Reply | _Fault] = []
         self._always: _Fault | None = None
         self._lock = threading.Lock()
@@ -317,8 +324,7 @@ class OpenAIServer:
                          "function": {"name": call["name"], "arguments": arguments}})
         reply = _Reply(text=text, pieces=split_words(text) if text else [], finish_reason="tool_calls",
                        tool_calls=sent, json=as_json, chunk_delay=None)
-        reply.usage = None
-        setattr(reply, "arg_pieces", pieces)
+        reply.arg_pieces = pieces
         with self._lock:
             self._queue.append(reply)
         return sent
@@ -341,6 +347,7 @@ class OpenAIServer:
             self._always = None
             self.requests.clear()
             self.attempts = 0
+            self.max_in_flight = self.in_flight
 
     def pending(self) -> int:
         """Number of queued replies and faults not yet consumed."""
@@ -362,6 +369,11 @@ class OpenAIServer:
         return self.attempts >= n
 
     # ----------------------------------------------------------------- internals used by the handler
+
+    def _in_flight(self, change: int) -> None:
+        with self._lock:
+            self.in_flight += change
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
 
     def _next(self) -> _Reply | _Fault | None:
         with self._lock:
@@ -536,7 +548,11 @@ class _Handler(BaseHTTPRequestHandler):
         path = self._route()
         raw = self._read_body()
         if path in _CHAT_PATHS:
-            self._chat(path, raw)
+            self.owner._in_flight(+1)
+            try:
+                self._chat(path, raw)
+            finally:
+                self.owner._in_flight(-1)
         elif path in ("/_control", "/v1/_control"):
             try:
                 cmd = json.loads(raw or b"{}")
@@ -633,7 +649,8 @@ class _Handler(BaseHTTPRequestHandler):
 
         reply = item if item is not None else self._echo_reply(body)
         entry["outcome"] = "reply"
-        delay = reply.delay if reply.delay is not None else owner.default_delay
+        delay = reply.delay if reply.delay is not None else owner.model_delays.get(
+            str(body.get("model")), owner.default_delay)
         if not self._sleep(delay):
             return self._drop()
         if stream and not reply.json:
@@ -724,7 +741,7 @@ class _Handler(BaseHTTPRequestHandler):
             head = {"index": index, "id": call["id"], "type": "function",
                     "function": {"name": call["function"]["name"], "arguments": ""}}
             events.append(chunk({"tool_calls": [head]}, None))
-            for piece in _split_even(call["function"]["arguments"], getattr(reply, "arg_pieces", 3)):
+            for piece in _split_even(call["function"]["arguments"], reply.arg_pieces):
                 events.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}, None))
         events.append(chunk({}, reply.finish_reason))
         if include_usage:

@@ -235,7 +235,8 @@ def test_interrupt_during_a_tool_call(k, server):
 def test_a_raising_tool_and_a_huge_result(k, server):
     assert k.py("from llmos_kernel import tool\n"
                 "@tool\ndef explode(reason: str) -> str:\n    'Always fails.'\n    raise ValueError(reason)\n"
-                "@tool(read_only=True)\ndef huge(n: int) -> str:\n    'A long text.'\n    return 'x' * n\n").status == "ok"
+                "@tool(read_only=True)\ndef huge(n: int) -> str:\n    'A long text.'\n    return 'x' * n\n"
+                ).status == "ok"
     assert k.run("%tools allow user.*").status == "ok"
     before = len(server.requests)
     server.queue_tool_calls([{"name": "explode", "arguments": {"reason": "boom"}},
@@ -306,7 +307,6 @@ def test_tool_definitions_are_counted_on_the_map(k, server):
                       " + m.tokenizer.per_message)))(get_ipython().kernel.runtime.memory,"
                       " __import__('llmos_kernel.memory.tokenizers', fromlist=['x']).raw_counter)")
     assert tools[0]["tokens"] == expected[0] == expected[1]
-    assert snap["used"] >= sum(r["tokens"] for r in snap["regions"])
     text = k.eval("get_ipython().kernel.runtime.memory.tools_segment.text")
     assert json.loads(text) == sent  # what is counted is exactly what was sent
     assert "tools" in k.run("%memory").stdout

@@ -173,3 +173,23 @@ def test_dropdown_labels_stay_unique(runtime: FakeRuntime, panel: MemoryPanel):
     labels = [label for label, _ in panel.models.options]
     assert len(labels) == len(set(labels)) == 3
     assert "4,000" in panel.models.label
+
+
+def test_the_dropdown_offers_what_the_endpoints_listed(runtime: FakeRuntime, monkeypatch):
+    """After %models (or a backend's window look-up) fetched an endpoint's listing, the dropdown offers its
+    models with their windows, from the cache only: drawing the panel never waits on a network."""
+    from llmos_kernel import catalogue
+
+    listing = catalogue.Listing(SERVER.api_base, "openai", None,
+                                {"test": catalogue.Offer("test"), "big": catalogue.Offer("big", 32768, "the server")})
+    monkeypatch.setattr(catalogue, "_CACHE", {SERVER.api_base: listing})
+    monkeypatch.setattr(catalogue, "fetch", lambda r: pytest.fail("the panel asked the network"))
+    made = MemoryPanel(runtime)
+    try:
+        labels = dict(made.models.options)
+        assert labels["openai/big @ 127.0.0.1:9 · 32,768 tokens"] == "openai/big"
+        assert not any(label.startswith("openai/test @") for label in labels)  # the alias "fast" already offers it
+        made.models.value = "openai/big"
+        assert runtime.calls[-1] == ("switch", ModelSpec("openai/big", SERVER.api_base, None, None))
+    finally:
+        made.close()

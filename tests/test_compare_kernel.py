@@ -1,0 +1,84 @@
+"""%%compare in a real kernel against the loopback server: the models stream at once, each column on its own."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from tests.support.openai_server import OpenAIServer
+
+
+@pytest.fixture
+def server():
+    with OpenAIServer(chunk_delay=0.05) as srv:
+        yield srv
+
+
+def aliases(kernel, server, *names: str) -> None:
+    for name in names:
+        run = kernel.run(f"%alias {name} openai/{name} --api-base {server.url} --window 16000")
+        assert run.status == "ok", run.error_text
+
+
+def compare_meta(run) -> list[dict]:
+    final = [m for m in run.of_type("display_data", "update_display_data")
+             if "compare" in m["content"]["metadata"].get("llmos", {})]
+    assert final, run.all_text()
+    return final[-1]["content"]["metadata"]["llmos"]["compare"]
+
+
+def test_models_stream_concurrently(kernel, server):
+    aliases(kernel, server, "left", "right")
+    server.model_delays = {"left": 0.5, "right": 0.5}  # both are waiting at the same time, or neither
+    server.reset()
+    run = kernel.run("%%compare left right --no-history\nName three colours of the rainbow please")
+    assert run.status == "ok", run.error_text
+    assert server.max_in_flight == 2  # the server saw both requests in flight at once
+    meta = compare_meta(run)
+    assert [m["model"] for m in meta] == ["openai/left", "openai/right"]
+    assert all(m["status"] == "ok" and m["tokens_out"] > 0 for m in meta)
+    html = run.of_type("display_data", "update_display_data")[-1]["content"]["data"]["text/html"]
+    assert html.count("Echo: Name three colours") == 2
+    ps = kernel.run("%ps")  # a row per model in the process table
+    assert ps.stdout.count("openai/left") == 1 and ps.stdout.count("openai/right") == 1
+
+
+def test_each_column_has_its_own_status_while_streaming(kernel, server):
+    aliases(kernel, server, "quick", "slow")
+    server.model_delays = {"quick": 0.0, "slow": 1.5}
+    run = kernel.run("%%compare quick slow --no-history\nHello there")
+    assert run.status == "ok", run.error_text
+    # a live update where the quick column is finished (its footer) while the slow one still waits
+    live = [m["content"]["data"]["text/plain"] for m in run.of_type("update_display_data")]
+    assert any("slow · waiting" in text and "Echo: Hello there" in text for text in live), live[-3:]
+
+
+def test_one_failing_model_keeps_the_others_answer(kernel, server):
+    aliases(kernel, server, "good")
+    run = kernel.run("%alias broken openai/broken --api-base http://127.0.0.1:9/v1")
+    assert run.status == "ok"
+    run = kernel.run("%%compare good broken --no-history\nHello")
+    assert run.status == "ok", run.error_text
+    meta = {m["model"]: m["status"] for m in compare_meta(run)}
+    assert meta == {"openai/good": "ok", "openai/broken": "error"}
+    text = run.of_type("display_data", "update_display_data")[-1]["content"]["data"]["text/plain"]
+    assert "cannot reach" in text and "Echo: Hello" in text
+    assert kernel.alive()
+
+
+def test_interrupt_stops_every_column(kernel, server):
+    aliases(kernel, server, "one", "two")
+    server.chunk_delay = 0.5
+    server.queue_reply(" ".join(["word"] * 200))
+    server.queue_reply(" ".join(["word"] * 200))
+    msg_id = kernel.send("%%compare one two --no-history\nTalk for a long time")
+    assert server.wait_for_attempts(2)
+    threading.Timer(0.5, kernel.km.interrupt_kernel).start()
+    run = kernel.collect(msg_id, timeout=60)
+    assert run.status == "error" and "Interrupted" in run.error_text
+    assert {m["status"] for m in compare_meta(run)} == {"interrupted"}
+    final = run.of_type("display_data", "update_display_data")[-1]["content"]["data"]["text/plain"]
+    assert 0 < final.count("word") < 100  # both stopped early: the whole answers are 2 x 200 words
+    server.chunk_delay = 0.0
+    assert kernel.run("%%python\nprint('alive')").stdout.strip() == "alive"
