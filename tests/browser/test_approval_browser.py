@@ -9,6 +9,7 @@ the kernel, and that is what makes ``auto`` choose the widget (a frontend withou
 from __future__ import annotations
 
 import re
+import os
 import shutil
 from pathlib import Path
 
@@ -48,10 +49,12 @@ def output_text(page: Page, index: int) -> str:
 
 
 def snap(target: Locator, name: str, tmp_path: Path) -> None:
-    """The picture for docs/, kept in the test's tmp dir and test-artifacts/ too."""
+    """The picture, in test-artifacts/ and the test's tmp dir; into docs/ only when LLMOS_UPDATE_DOCS=1, so a
+    test run never changes the tree."""
     picture(target, name)
-    DOCS.mkdir(exist_ok=True)
-    shutil.copy(ARTIFACTS / name, DOCS / name)
+    if os.environ.get("LLMOS_UPDATE_DOCS") == "1":
+        DOCS.mkdir(exist_ok=True)
+        shutil.copy(ARTIFACTS / name, DOCS / name)
     shutil.copy(ARTIFACTS / name, tmp_path / name)
 
 
