@@ -8,8 +8,8 @@ the kernel, and that is what makes ``auto`` choose the widget (a frontend withou
 
 from __future__ import annotations
 
-import re
 import os
+import re
 import shutil
 from pathlib import Path
 
