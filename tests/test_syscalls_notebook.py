@@ -135,9 +135,10 @@ def test_a_user_tool_alone_in_its_cell(executed):
 def test_read_file_of_the_folder_once_allowed(executed):
     notebook, server, _folder = executed
     _data, meta = answer(cell(notebook, SCRIPT[3][0]))
-    assert meta["tools"][0] | {"latency_s": 0} == {
+    assert meta["tools"][0] | {"latency_s": 0, "approval_wait_s": 0} == {
         "id": meta["tools"][0]["id"], "tool": "fs.read_file", "arguments": json.dumps({"path": "launch-notes.txt"}),
-        "decision": "allow", "approved": "rule", "status": "ok", "latency_s": 0, "truncated": False}
+        "decision": "allow", "approved": "rule", "status": "ok", "latency_s": 0, "approval_wait_s": 0,
+        "truncated": False}
     (result,) = tool_results(requests_of(server, 3)[1])
     assert "Launch window: 14 March, 09:30 UTC." in result
 

@@ -43,13 +43,15 @@ class CallRecord:
     approved: str = ""  # rule | once | cell | always | deny | headless
     status: str = "running"  # ok | error | denied | interrupted
     result: str = ""
-    latency: float = 0.0
+    latency: float = 0.0  # the tool's own run time
+    waited: float = 0.0  # time the user took to answer the approval question
     truncated: bool = False
     untrusted: bool = False
 
     def metadata(self) -> dict[str, Any]:
         return {"id": self.id, "tool": self.path, "arguments": self.arguments[:2000], "decision": self.decision,
                 "approved": self.approved, "status": self.status, "latency_s": round(self.latency, 3),
+                "approval_wait_s": round(self.waited, 3),
                 "truncated": self.truncated}
 
     def memory_text(self) -> str:
@@ -97,6 +99,7 @@ class ToolLoop:
         self.paged_in: set[str] = set()  # definitions loaded with load_tools for this cell
         self.records: list[CallRecord] = []
         self.tainted_here = False  # untrusted content arrived in this cell
+        self._run_started = 0.0  # when the current call's tool started running (after any approval)
 
     def definitions(self) -> list[dict]:
         defs, _named = self.syscalls.registry.definitions(list(self.tools.values()), self.paged_in)
@@ -161,7 +164,7 @@ class ToolLoop:
 
     def call(self, call: ToolCall, tainted: bool) -> CallRecord:
         record = self._record(call)
-        started = time.monotonic()
+        started = self._run_started = time.monotonic()
         try:
             record.result = self._call(call, record, tainted)
             if record.status == "running":
@@ -169,13 +172,18 @@ class ToolLoop:
         except ToolError as exc:
             record.status, record.result = "error", f"error: {exc}"
         except KeyboardInterrupt:
-            record.latency = time.monotonic() - started
+            self._timed(record, started)
             raise
         except Exception as exc:  # a tool that raises: the model is told, the cell goes on
             record.status, record.result = "error", f"error: {type(exc).__name__}: {redact(str(exc))[:500]}"
-        record.latency = time.monotonic() - started
+        self._timed(record, started)
         record.result, record.truncated = truncate(record.result, self.syscalls.max_result_chars)
         return record
+
+    def _timed(self, record: CallRecord, started: float) -> None:
+        """The run time, apart from the wait for the user's answer (the step and %ps show the tool's own)."""
+        record.waited = self._run_started - started
+        record.latency = time.monotonic() - self._run_started
 
     def _call(self, call: ToolCall, record: CallRecord, tainted: bool) -> str:
         if call.name == LOAD_TOOLS:
@@ -215,6 +223,7 @@ class ToolLoop:
             elif answer.choice == "always":
                 self.syscalls.policy.set(tool.path, "allow")
         self.syscalls.registry.used(tool.name)
+        self._run_started = time.monotonic()
         result = tool.run(arguments)
         if tool.taints:
             record.untrusted = True

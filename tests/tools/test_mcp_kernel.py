@@ -108,3 +108,40 @@ def test_bad_mcp_commands_are_one_clear_message(k):
         run = k.run(line)
         assert run.status == "error" and len(run.errors) == 1, line
         assert "Traceback" not in run.error_text
+
+
+def test_a_streamable_http_server_through_the_magic(k, server, notes, tmp_path):
+    import socket
+    import subprocess
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, str(SERVER), "--http", str(port)],
+                               env={**os.environ, "MCP_TEST_NOTES": str(notes)}, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        run = k.run(f"%mcp add web --url http://127.0.0.1:{port}/mcp")
+        assert run.status == "ok", run.error_text
+        assert "MCP server web (http): ready" in run.stdout and "web.add" in run.stdout
+        assert k.run("%tools allow mcp.web.add").status == "ok"
+        server.queue_tool_calls([{"name": "web__add", "arguments": {"a": 20, "b": 22}}])
+        server.queue_reply("42")
+        assert k.run("Add over HTTP.").status == "ok" and last_tool_result(server) == "42"
+        process.kill()
+        process.wait(10)
+        server.queue_tool_calls([{"name": "web__add", "arguments": {"a": 1, "b": 1}}])
+        server.queue_reply("gone")
+        assert k.run("Again.").status == "ok" and k.alive()
+        assert last_tool_result(server).startswith("error:")
+        assert "dead" in k.run("%mcp").stdout
+    finally:
+        process.kill()
+        k.run("%mcp remove web")

@@ -78,9 +78,10 @@ def test_python_tool_runs_in_the_user_namespace_and_its_result_reaches_the_next_
     (result,) = tool_messages(second)
     assert result["tool_call_id"] == calls[0]["id"] and result["content"] == "hi\n42"
     meta = answer_meta(run)
-    assert meta["tools"][0] | {"latency_s": 0} == {
+    assert meta["tools"][0] | {"latency_s": 0, "approval_wait_s": 0} == {
         "id": calls[0]["id"], "tool": "python", "arguments": json.dumps({"code": "x = 6 * 7\nprint('hi')\nx"}),
-        "decision": "allow", "approved": "rule", "status": "ok", "latency_s": 0, "truncated": False}
+        "decision": "allow", "approved": "rule", "status": "ok", "latency_s": 0, "approval_wait_s": 0,
+        "truncated": False}
     shown = run.final_display()["data"]
     assert "llmos-tool-step" in shown["text/markdown"] and "The answer is 42." in shown["text/markdown"]
     ps = k.run("%ps").stdout
@@ -382,5 +383,28 @@ def test_interrupt_while_waiting_for_approval(server, folder):
         run = k.collect(msg_id, timeout=30)
         assert run.status == "error" and "Interrupted" in run.error_text
         assert k.eval("'never' in globals()") is False and k.alive()
+    finally:
+        k.close()
+
+
+def test_tool_calls_through_litellm(server, folder):
+    """A provider only litellm speaks (deepseek, OpenAI-like on the wire) goes through litellm.completion: its streamed tool_calls deltas (pydantic
+    objects, not dicts) are assembled the same way."""
+    k = start(server, folder, f"%alias lit deepseek/deepseek-chat --api-base {server.url} --window 16000", "%model lit",
+              "%tools on", "%tools allow python")
+    try:
+        assert k.eval("get_ipython().kernel.runtime.backend.describe()['streaming']") == "litellm"
+        before = len(server.requests)
+        calls = server.queue_tool_calls([{"name": "python", "arguments": {"code": "via = 'litellm'"}},
+                                         {"name": "python", "arguments": {"code": "2 ** 10"}}], pieces=4)
+        server.queue_reply("done")
+        run = k.run("Two calls through litellm.")
+        assert run.status == "ok", run.error_text
+        first, second = bodies(server, before)
+        assert "python" in [t["function"]["name"] for t in first["tools"]]
+        results = tool_messages(second)
+        assert [(m["tool_call_id"], m["content"]) for m in results] == [
+            (calls[0]["id"], "(no output)"), (calls[1]["id"], "1024")]
+        assert k.eval("via") == "litellm"
     finally:
         k.close()

@@ -134,3 +134,12 @@ def test_recalled_pages_show_as_their_own_kind_with_their_origin():
     paging = root.find("data-llmos-paging")
     assert paging.attrs["data-faults"] == "1" and paging.attrs["data-pages-recalled"] == "1"
     assert "last recall: 1 page of [1]" in paging.all_text()
+
+
+def test_taint_badge_while_untrusted_content_is_resident():
+    memory = make_window()
+    memory.commit_turn("c1", "q", "a", execution_count=1, tools=[("python", "ok", False)])
+    assert parse(render_html(memory.snapshot(), "m", SPEND)).find_all("data-llmos-tainted") == []
+    memory.commit_turn("c2", "q", "a", execution_count=2, tools=[("fs.read_file", "file text", True)])
+    badge = parse(render_html(memory.snapshot(), "m", SPEND)).find("data-llmos-tainted")
+    assert badge is not None and "untrusted" in badge.all_text()

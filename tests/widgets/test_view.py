@@ -124,3 +124,10 @@ def test_model_label_and_activity():
     assert activity_of([FakeProcess(3, "m", status="ok")]) == ""
     running = activity_of([FakeProcess(3, "m"), FakeProcess(4, "smollm2", status="running")])
     assert "[4]" in running and "smollm2" in running
+
+
+def test_activity_ignores_tool_rows_of_the_running_cell():
+    prompt = FakeProcess(4, "fast", status="running")
+    tool = FakeProcess(4, "python", status="ok")
+    tool.kind = "tool"
+    assert activity_of([prompt, tool]) == "cell [4] streaming on fast"
