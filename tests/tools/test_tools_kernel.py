@@ -388,8 +388,8 @@ def test_interrupt_while_waiting_for_approval(server, folder):
 
 
 def test_tool_calls_through_litellm(server, folder):
-    """A provider only litellm speaks (deepseek, OpenAI-like on the wire) goes through litellm.completion: its streamed tool_calls deltas (pydantic
-    objects, not dicts) are assembled the same way."""
+    """A provider only litellm speaks (deepseek: OpenAI-like on the wire) goes through litellm.completion; its
+    streamed tool_calls deltas (pydantic objects, not dicts) are assembled the same way."""
     k = start(server, folder, f"%alias lit deepseek/deepseek-chat --api-base {server.url} --window 16000", "%model lit",
               "%tools on", "%tools allow python")
     try:
