@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backends.base import Backend, CallParams, Resizable, Unloadable, Usage, take_notes, tool_calling
+from .backends.base import Backend, CallParams, Resizable, Unloadable, Usage, take_notes
 from .backends.provider_errors import ContextTooLong, fitted_window
 from .backends.registry import ModelSpec, create_backend
 from .config import Config
-from .errors import BackendFailed, CellInterrupted, PromptError, ToolsUnsupported, UserFacingError
+from .errors import BackendFailed, CellInterrupted, PromptError, UserFacingError
 from .memory.segments import Segment
 from .memory.swap import Swap
 from .memory.tokenizers import count_messages
@@ -27,7 +27,6 @@ from .redact import redact
 from .render import AnswerDisplay, Footer
 from .sending import Request, SendHook
 from .tools.loop import CallRecord, Round, ToolLoop
-from .tools.registry import definitions_text
 from .tools.syscalls import Syscalls
 from .validate import fit_reserve
 
@@ -311,17 +310,7 @@ class Runtime:
     # -- tools ----------------------------------------------------------------------------------------------
     def _tool_loop(self, backend: Backend, options: PromptOptions, execution_count: int | None,
                    cell_id: str | None) -> ToolLoop | None:
-        """The cell's tool loop, or None when it calls no tools; the definitions are counted in memory."""
-        tools = self.syscalls.for_cell(options.tools, options.no_tools)
-        if not tools:
-            if self._memory is not None:
-                self._memory.set_tools(None)
-            return None
-        mode = tool_calling(backend)
-        if mode == "none":
-            raise ToolsUnsupported(
-                f"{backend.name} cannot call tools (litellm's model map says it has no function calling)",
-                model=backend.name, hint="Run the cell with --no-tools, or %tools off, or pick a model that can.")
+        """The cell's tool loop (tools/syscalls.py decides), each finished call a row in the process table."""
 
         def finished(record: CallRecord) -> None:
             detail = record.arguments if len(record.arguments) <= 120 else record.arguments[:119] + "…"
@@ -329,12 +318,9 @@ class Runtime:
                                           latency=record.latency, kind="tool", detail=detail, cost=0.0))
             self._notify("tool")
 
-        loop = ToolLoop(self.syscalls, tools, on_call=finished, on_step=lambda *a: None)
-        if not options.no_history:
-            defs = loop.definitions()
-            text = definitions_text(defs) if mode == "native" else backend.tool_prompt(defs)  # type: ignore[attr-defined]
-            self.memory.set_tools(text, names=[d["function"]["name"] for d in defs])
-        return loop
+        return self.syscalls.loop_for(backend, options.tools, options.no_tools, on_call=finished,
+                                      memory=None if options.no_history else lambda: self.memory,
+                                      resident=self._memory)
 
     def _rounds(self, backend: Backend, messages: list[dict], params: CallParams, view: AnswerDisplay,
                 proc: Process, loop: ToolLoop | None) -> tuple[str, Usage | None, str, list[CallRecord]]:

@@ -3,12 +3,16 @@ choice of which tools a cell gets. The runtime asks this room for a ToolLoop; th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..backends.base import tool_calling
+from ..errors import ToolsUnsupported
 from .approval import Approver
+from .loop import CallRecord, ToolLoop
 from .policy import Policy
-from .registry import Registry, Tool
+from .registry import Registry, Tool, definitions_text
 
 MAX_ROUNDS = 10
 MAX_RESULT_CHARS = 16_000  # about 4,000 tokens: a bigger result is cut, with a marker the model can read
@@ -38,6 +42,30 @@ class Syscalls:
         if no_tools or (patterns is None and not self.enabled):
             return []
         return self.registry.matching(patterns)
+
+    def loop_for(self, backend: Any, patterns: list[str] | None, no_tools: bool, *,
+                 on_call: Callable[[CallRecord], None], memory: Callable[[], Any] | None,
+                 resident: Any = None) -> ToolLoop | None:
+        """A cell's tool loop, or None when it calls no tools. The definitions it sends are counted in memory
+        (``memory``; None for a --no-history cell), as JSON for a native caller, as the protocol text it adds to
+        the system prompt otherwise; a cell without tools takes them off the map (``resident``: the memory if
+        it exists)."""
+        tools = self.for_cell(patterns, no_tools)
+        if not tools:
+            if resident is not None:
+                resident.set_tools(None)
+            return None
+        mode = tool_calling(backend)
+        if mode == "none":
+            raise ToolsUnsupported(
+                f"{backend.name} cannot call tools (litellm's model map says it has no function calling)",
+                model=backend.name, hint="Run the cell with --no-tools, or %tools off, or pick a model that can.")
+        loop = ToolLoop(self, tools, on_call=on_call, on_step=lambda *_: None)
+        if memory is not None:
+            defs = loop.definitions()
+            text = definitions_text(defs) if mode == "native" else backend.tool_prompt(defs)
+            memory().set_tools(text, names=[d["function"]["name"] for d in defs])
+        return loop
 
     def close(self) -> None:
         if self.mcp is not None:
