@@ -134,6 +134,18 @@ def test_stdin_approval_granted_denied_and_always(server, folder):
         assert tool_messages(server.requests[-1]["body"])[-1]["content"].startswith("refused by the user")
         assert answer_meta(run)["tools"][0]["status"] == "denied"
 
+        server.queue_tool_calls([{"name": "python", "arguments": {"code": "cell = 1"}},
+                                 {"name": "python", "arguments": {"code": "cell += 1"}}])
+        server.queue_tool_calls([{"name": "python", "arguments": {"code": "cell += 1"}}])
+        server.queue_reply("ok")
+        run = k.run_interactive("Three calls, one question.", stdin=["c"])
+        assert run.status == "ok" and len(run.prompts) == 1 and k.eval("cell") == 3  # "this cell" covers them all
+        assert [t["approved"] for t in answer_meta(run)["tools"]] == ["cell", "cell", "cell"]
+        server.queue_tool_calls([{"name": "python", "arguments": {"code": "cell = 0"}}])
+        server.queue_reply("ok")
+        run = k.run_interactive("Next cell.", stdin=["n"])
+        assert len(run.prompts) == 1 and k.eval("cell") == 3  # the grant ended with its cell
+
         server.queue_tool_calls([{"name": "python", "arguments": {"code": "always = 1"}}])
         server.queue_reply("ok")
         run = k.run_interactive("Always.", stdin=["a"])
@@ -144,7 +156,7 @@ def test_stdin_approval_granted_denied_and_always(server, folder):
         assert run.status == "ok" and run.prompts == []  # "always" stuck: no question this time
         assert k.eval("always") == 2
         assert "allow  python" in k.run("%tools").stdout
-        assert len(server.requests) - before == 8
+        assert len(server.requests) - before == 13
     finally:
         k.close()
 
