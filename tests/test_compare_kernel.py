@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from tests.support.openai_server import OpenAIServer
@@ -72,10 +70,19 @@ def test_interrupt_stops_every_column(kernel, server):
     server.chunk_delay = 0.5
     server.queue_reply(" ".join(["word"] * 200))
     server.queue_reply(" ".join(["word"] * 200))
-    msg_id = kernel.send("%%compare one two --no-history\nTalk for a long time")
-    assert server.wait_for_attempts(2)
-    threading.Timer(0.5, kernel.km.interrupt_kernel).start()
-    run = kernel.collect(msg_id, timeout=60)
+    interrupted: list[bool] = []
+
+    def interrupt_once_words_show(msg: dict) -> None:
+        # Structural, not timed: interrupt once the display shows text from both columns.
+        data = msg["content"].get("data", {}) if msg["msg_type"] == "update_display_data" else {}
+        text = str(data.get("text/plain", ""))
+        if not interrupted and all(part.count("word") for part in text.split("---")) and "---" in text:
+            interrupted.append(True)
+            kernel.km.interrupt_kernel()
+
+    run = kernel.run_interactive("%%compare one two --no-history\nTalk for a long time",
+                                 on_message=interrupt_once_words_show, timeout=60)
+    assert interrupted and server.attempts >= 2
     assert run.status == "error" and "Interrupted" in run.error_text
     assert {m["status"] for m in compare_meta(run)} == {"interrupted"}
     final = run.of_type("display_data", "update_display_data")[-1]["content"]["data"]["text/plain"]
