@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .backends.base import Backend, CallParams, Resizable, Unloadable, Usage, take_notes
 from .backends.provider_errors import ContextTooLong, fitted_window
@@ -26,8 +26,10 @@ from .memory.window import ContextWindow, MemoryFull
 from .redact import redact
 from .render import AnswerDisplay, Footer
 from .sending import Request, SendHook
-from .tools.loop import CallRecord, Round, ToolLoop
 from .tools.syscalls import Syscalls
+
+if TYPE_CHECKING:  # the tool loop loads with the first cell that calls tools
+    from .tools.loop import CallRecord, Round, ToolLoop
 from .validate import fit_reserve
 
 log = logging.getLogger("llmos_kernel")
@@ -409,7 +411,7 @@ class Runtime:
                 proc.finish_reason = delta.finish_reason or proc.finish_reason
         except KeyboardInterrupt:
             proc.status = "interrupted"
-            return Round("".join(parts), usage, "interrupted")
+            return _round("".join(parts), usage, "interrupted")
         except Exception as exc:  # KeyboardInterrupt is handled above; everything else ends here, cleanly
             proc.status = "error"
             elapsed = time.monotonic() - view.started
@@ -427,7 +429,7 @@ class Runtime:
             raise failure from None
         finally:
             self.notices += take_notes(backend)  # e.g. how the request was fitted to a chat template, once
-        return Round("".join(parts), usage, "ok", calls)
+        return _round("".join(parts), usage, "ok", calls)
 
     def _account(
         self, proc: Process, backend: Backend, usage: Usage | None, plan: Any, status: str, text: str = ""
@@ -544,6 +546,12 @@ def _unexpected(exc: Exception, backend: Backend) -> BackendFailed:
     return BackendFailed(f"{backend.name} raised {type(exc).__name__}" + (f": {detail}" if detail else ""),
                          model=backend.name,
                          hint="Nothing was added to memory. Run the cell again, or switch model (%model).")
+
+
+def _round(text: str, usage: Usage | None, status: str, calls: list | None = None) -> Round:
+    from .tools.loop import Round
+
+    return Round(text, usage, status, calls or [])
 
 
 def loop_view(loop: ToolLoop | None, view: AnswerDisplay) -> None:

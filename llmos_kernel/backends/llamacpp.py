@@ -16,7 +16,6 @@ from typing import Any
 
 from ..errors import ModelNotFound, PromptError
 from ..memory.tokenizers import FunctionTokenizer, Tokenizer
-from . import tool_protocol
 from .base import CallParams, Delta, Usage
 from .chat_template import TemplateFit, probe
 
@@ -224,12 +223,16 @@ class LlamaCppBackend:
 
     def tool_prompt(self, definitions: list[dict]) -> str:
         """What the definitions add to the request (for memory's count)."""
+        from . import tool_protocol
+
         return tool_protocol.system_text(definitions)
 
     def stream(self, messages: list[dict], params: CallParams) -> Iterator[Delta]:
         if not params.tools:
             yield from self._generate(messages, params)
             return
+        from . import tool_protocol  # only for cells with tools
+
         known = {d["function"]["name"] for d in params.tools}
         native = self.tool_calling == "native"
         request = messages if native else tool_protocol.with_tools(messages, params.tools)

@@ -11,7 +11,6 @@ from typing import Any
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from ..batch import run_map
 from ..budget import BudgetGuard, money
 from ..cells import running_execution_count
 from ..errors import BadOptions, UserFacingError
@@ -19,7 +18,6 @@ from ..interpolate import interpolate
 from ..replay import Recordings, ReplayBook
 from ..runtime import PromptOptions, Runtime
 from ..store import Store
-from ..widgets.progress import BatchProgress
 from .args import parse
 from .core import parse_json_answer
 
@@ -148,6 +146,9 @@ class BatchMagics(Magics):
                                   hint="Define a list, dict, pandas Series or DataFrame in a %%python cell first.")
         shell = self.shell
         count = running_execution_count(shell)
+        from ..batch import run_map  # only for --map: kept off the kernel's start-up
+        from ..widgets.progress import BatchProgress
+
         result = run_map(
             self.runtime, self.book, self.guard, template.strip(), namespace[name], name=name, namespace=namespace,
             options=options, concurrency=args.concurrency or DEFAULT_CONCURRENCY, retries=args.retries,

@@ -14,7 +14,6 @@ from typing import Any
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from .. import catalogue
 from ..backends.base import answer_cap, take_notes
 from ..backends.registry import available_models
 from ..cells import is_line_magic, running_execution_count
@@ -169,6 +168,8 @@ class LLMOSMagics(Magics):
         for name, why in available_models(self.runtime.aliases):
             mark = "*" if name == current else " "
             print(f"{mark} {name:<40} {why}")
+        from .. import catalogue  # the first %models pays for it, not the kernel's start-up
+
         for line_ in catalogue.report(self.runtime.aliases, self.runtime.spec):  # GET /models of each endpoint
             print(line_)
 

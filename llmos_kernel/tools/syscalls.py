@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..backends.base import tool_calling
 from ..errors import ToolsUnsupported
 from .approval import Approver
-from .loop import CallRecord, ToolLoop
 from .policy import Policy
 from .registry import Registry, Tool, definitions_text
+
+if TYPE_CHECKING:
+    from .loop import CallRecord, ToolLoop
 
 MAX_ROUNDS = 10
 MAX_RESULT_CHARS = 16_000  # about 4,000 tokens: a bigger result is cut, with a marker the model can read
@@ -60,6 +62,8 @@ class Syscalls:
             raise ToolsUnsupported(
                 f"{backend.name} cannot call tools (litellm's model map says it has no function calling)",
                 model=backend.name, hint="Run the cell with --no-tools, or %tools off, or pick a model that can.")
+        from .loop import ToolLoop  # loaded with the first cell that calls tools
+
         loop = ToolLoop(self, tools, on_call=on_call, on_step=lambda *_: None)
         if memory is not None:
             defs = loop.definitions()

@@ -18,7 +18,6 @@ from typing import Any
 import ipywidgets as widgets
 from IPython.display import display
 
-from .. import catalogue
 from ..backends.registry import ModelSpec, available_models
 from ..errors import UserFacingError
 from .markup import (
@@ -182,6 +181,8 @@ class MemoryPanel:
             self._choices[name] = spec
             selected = selected or (name if spec == current else None)
         # What the endpoints offer, as %models or a backend last fetched it: the panel never waits on a network.
+        from .. import catalogue
+
         for listing in catalogue.listings(self.runtime.aliases, current, cached_only=True):
             for name, spec, offer in catalogue.offered_specs(listing):
                 same = any((c.name, c.api_base) == (spec.name, spec.api_base) for c in self._choices.values())
