@@ -91,6 +91,8 @@ class ProgramMagics(Magics):
         """%cost - session totals per model: calls, tokens in and out, cost"""
         totals: dict[str, list] = defaultdict(lambda: [0, 0, 0, 0.0, 0])
         for p in self.runtime.processes:
+            if p.kind == "tool":
+                continue  # tool calls cost no tokens; %ps lists them
             row = totals[p.model]
             row[0] += 1
             row[1] += p.tokens_in

@@ -190,8 +190,8 @@ def swap_of(snapshot: dict[str, Any]) -> tuple[int, int]:
 
 
 def actions_for(kind: str, pinned: bool, state: str) -> tuple[str, ...]:
-    if kind == "system":
-        return ()  # the system prompt is set with %system, not paged
+    if kind in ("system", "tools"):
+        return ()  # the system prompt is set with %system, tool definitions with %tools: neither is paged
     if state == "swapped":
         return (RECALL, PIN, FORGET)
     return (UNPIN, FORGET) if pinned else (PIN, EVICT, FORGET)
@@ -275,6 +275,8 @@ def spend_of(processes: Iterable[Any], budget: float | None = None) -> dict[str,
     cost = 0.0
     exact = True
     for proc in processes:
+        if getattr(proc, "kind", "prompt") == "tool":
+            continue  # a tool call is not a model call: it has its own row in %ps, and no tokens
         calls += 1
         tokens_in += int(getattr(proc, "tokens_in", 0) or 0)
         tokens_out += int(getattr(proc, "tokens_out", 0) or 0)

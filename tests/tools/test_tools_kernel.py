@@ -86,6 +86,7 @@ def test_python_tool_runs_in_the_user_namespace_and_its_result_reaches_the_next_
     assert "llmos-tool-step" in shown["text/markdown"] and "The answer is 42." in shown["text/markdown"]
     ps = k.run("%ps").stdout
     assert "python (tool)" in ps and "ok" in ps.splitlines()[-1]
+    assert "python" not in k.run("%cost").stdout  # a tool call is not a model call
     memory = k.run("%memory").stdout
     assert "tool" in memory  # the call and its result are a segment of kind tool
 

@@ -131,3 +131,14 @@ def test_activity_ignores_tool_rows_of_the_running_cell():
     tool = FakeProcess(4, "python", status="ok")
     tool.kind = "tool"
     assert activity_of([prompt, tool]) == "cell [4] streaming on fast"
+
+
+def test_tool_rows_are_not_model_calls_and_definitions_have_no_actions():
+    prompt = FakeProcess(4, "fast", tokens_in=10, tokens_out=2, cost=0.001)
+    tool = FakeProcess(4, "python", cost=0.0)
+    tool.kind = "tool"
+    assert spend_of([prompt, tool])["calls"] == 1
+    memory = make_window()
+    memory.set_tools("[]", names=[])
+    row = next(r for r in rows_of(memory.snapshot()) if r.kind == "tools")
+    assert row.actions == ()
