@@ -94,6 +94,10 @@ class KernelSession:
             if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
                 break
             messages.append(msg)
+        return self._reply(msg_id, messages, deadline)
+
+    def _reply(self, msg_id: str, messages: list[dict], deadline: float) -> Run:
+        """The execute_reply of ``msg_id`` (after its idle status), with the iopub messages it produced."""
         while True:
             reply = self.kc.get_shell_msg(timeout=max(1.0, deadline - time.monotonic()))
             if reply["parent_header"].get("msg_id") == msg_id:
@@ -130,12 +134,9 @@ class KernelSession:
             if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
                 break
             messages.append(msg)
-        while True:
-            reply = self.kc.get_shell_msg(timeout=max(1.0, deadline - time.monotonic()))
-            if reply["parent_header"].get("msg_id") == msg_id:
-                run = Run(reply, messages)
-                run.prompts = prompts  # type: ignore[attr-defined]
-                return run
+        run = self._reply(msg_id, messages, deadline)
+        run.prompts = prompts  # type: ignore[attr-defined]
+        return run
 
     def comm_open(self, target: str, data: dict | None = None, metadata: dict | None = None) -> str:
         """Open a comm from the frontend side, as a widget manager does; returns its id."""
