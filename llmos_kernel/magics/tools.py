@@ -16,6 +16,7 @@ from ..tools.approval import watch_widget_frontend
 from ..tools.builtins import builtin_tools
 from ..tools.policy import ACTIONS
 from ..tools.registry import Tool, ToolError, tool_from_function, wire_name
+from .args import usage_line
 
 APPROVAL_MODES = ("auto", "widget", "stdin")
 
@@ -209,5 +210,4 @@ def mcp_tool(syscalls: Any, found: Any) -> Tool:
 
 
 def _usage(func: Any) -> str:
-    doc = (func.__doc__ or "").strip().splitlines()[0]
-    return doc.split(" - ")[0]
+    return usage_line(func).split(" - ")[0]  # the docstring's usage line, as every magic's error shows it

@@ -31,6 +31,11 @@ class Request:
     arguments: str  # exactly as the model wrote them, redacted
     reason: str  # why it asks: the rule, or the taint
 
+    def shown(self) -> str:
+        """The arguments as the prompt shows them (all of them are in the output metadata)."""
+        args = self.arguments
+        return args if len(args) <= ARGS_SHOWN else args[:ARGS_SHOWN] + " …"
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -83,7 +88,7 @@ class Approver:
 def ask_stdin(request: Request) -> Answer:
     from IPython.core.error import StdinNotImplementedError
 
-    shown = request.arguments if len(request.arguments) <= ARGS_SHOWN else request.arguments[:ARGS_SHOWN] + " …"
+    shown = request.shown()
     try:
         reply = input(f"Allow {request.tool}({shown})? [{request.reason}] "
                       "y = once, c = this cell, a = always, n = deny: ")
@@ -97,7 +102,7 @@ def ask_widget(request: Request) -> str:
     import ipywidgets as widgets
     from IPython.display import display
 
-    shown = request.arguments if len(request.arguments) <= ARGS_SHOWN else request.arguments[:ARGS_SHOWN] + " …"
+    shown = request.shown()
     header = widgets.HTML(
         f"<b>Allow the model to call <code>{html.escape(request.tool)}</code>?</b> "
         f"<span style='color:#777'>({html.escape(request.reason)})</span>"

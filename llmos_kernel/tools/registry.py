@@ -94,8 +94,9 @@ class Registry:
         return tool
 
     def remove(self, name: str) -> Tool | None:
-        return self.tools.pop(name, None) or next(
-            (self.tools.pop(t.name) for t in list(self.tools.values()) if t.path == name), None)
+        """By the name the model calls or the path the user sees."""
+        tool = self.tools.get(name) or next((t for t in self.tools.values() if t.path == name), None)
+        return self.tools.pop(tool.name) if tool else None
 
     def remove_source(self, source: str) -> None:
         for tool in [t for t in self.tools.values() if t.source == source]:
