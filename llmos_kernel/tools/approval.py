@@ -7,6 +7,10 @@ Which one asks (``%tools approval auto|widget|stdin``): ``auto`` uses the widget
 it renders widgets (it opened ipywidgets' control channel), else ``input()`` (an ``input_request`` that
 JupyterLab, Notebook 7 and VS Code show as a text box), and a run without stdin (nbclient, papermill) denies,
 saying so.
+
+Every way of asking shows exactly what will run (shown.py): all of the arguments, never cut (a scrollable box in
+the widget), never pattern-redacted; only known secret values are masked, and a note says so next to them. The
+sha256 of the exact arguments is shown too, and recorded in the step, %ps and the output metadata.
 """
 
 from __future__ import annotations
@@ -17,24 +21,28 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import busy_comms
+from .shown import digest, mask_known, secrets_note, shown_arguments
 
 CHOICES = {"once": "allow once", "cell": "allow for this cell", "always": "always allow this tool",
            "deny": "deny"}
 STDIN_KEYS = {"y": "once", "yes": "once", "c": "cell", "a": "always", "always": "always", "n": "deny",
               "no": "deny", "": "deny"}
-ARGS_SHOWN = 2000  # characters of the arguments shown in the prompt (all of them are in the metadata)
 
 
 @dataclass(frozen=True)
 class Request:
     tool: str  # the path the user knows (python, fs.read_file, mcp.github.search)
-    arguments: str  # exactly as the model wrote them, redacted
+    arguments: str  # exactly as the model wrote them and as the tool gets them
     reason: str  # why it asks: the rule, or the taint
 
-    def shown(self) -> str:
-        """The arguments as the prompt shows them (all of them are in the output metadata)."""
-        args = self.arguments
-        return args if len(args) <= ARGS_SHOWN else args[:ARGS_SHOWN] + " …"
+    @property
+    def sha256(self) -> str:
+        return digest(self.arguments)
+
+    def shown(self) -> tuple[str, str]:
+        """All of the arguments as the prompt shows them, and the note saying known secret values are masked."""
+        masked = mask_known(self.arguments)
+        return shown_arguments(masked.text), secrets_note(masked.secrets)
 
 
 @dataclass(frozen=True)
@@ -88,10 +96,15 @@ class Approver:
 def ask_stdin(request: Request) -> Answer:
     from IPython.core.error import StdinNotImplementedError
 
-    shown = request.shown()
+    shown, note = request.shown()
+    # The whole text, on lines of its own between rulers, so a long or multi-line argument reads as it runs.
+    question = (f"Allow {request.tool}? [{request.reason}]\n"
+                f"arguments (all of them; sha256 {request.sha256}):\n"
+                + (f"{note}\n" if note else "")
+                + f"{'-' * 40}\n{shown}\n{'-' * 40}\n"
+                "y = once, c = this cell, a = always, n = deny: ")
     try:
-        reply = input(f"Allow {request.tool}({shown})? [{request.reason}] "
-                      "y = once, c = this cell, a = always, n = deny: ")
+        reply = input(question)
     except StdinNotImplementedError:
         return Answer("deny", "headless")
     return Answer(STDIN_KEYS.get(reply.strip().lower(), "deny"), "stdin")
@@ -102,11 +115,15 @@ def ask_widget(request: Request) -> str:
     import ipywidgets as widgets
     from IPython.display import display
 
-    shown = request.shown()
+    shown, note = request.shown()
+    warning = f"<div style='color:#b00020;font-weight:bold'>{html.escape(note)}</div>" if note else ""
+    # All of the arguments, in a box that scrolls: never cut, so what is approved is what runs.
     header = widgets.HTML(
         f"<b>Allow the model to call <code>{html.escape(request.tool)}</code>?</b> "
-        f"<span style='color:#777'>({html.escape(request.reason)})</span>"
-        f"<pre style='white-space:pre-wrap;max-height:12em;overflow:auto;margin:4px 0'>{html.escape(shown)}</pre>")
+        f"<span style='color:#777'>({html.escape(request.reason)})</span>{warning}"
+        f"<pre class='llmos-approval-arguments' style='white-space:pre-wrap;max-height:24em;overflow:auto;"
+        f"margin:4px 0'>{html.escape(shown)}</pre>"
+        f"<div style='color:#777;font-size:smaller'>sha256 of the arguments: <code>{request.sha256}</code></div>")
     chosen: dict[str, str] = {}
     buttons = []
     for key, label in CHOICES.items():

@@ -1,14 +1,21 @@
 """read_file and list_files, confined to one folder (the notebook's): no ``..``, no absolute paths, no
-symlink that leads out, no binary files, bounded sizes."""
+symlink that leads out, no binary files, bounded sizes.
+
+A file is read only as far as it is shown: at most 4 bytes a character (UTF-8's longest) for the characters
+kept, plus one byte to know whether there is more. A 600 MB log costs 64 KB of memory, not 600 MB.
+"""
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 from .registry import ToolError
 
 MAX_LIST = 200  # entries per listing
 SNIFF = 8192  # bytes read to tell text from binary
+MARKER_ROOM = 200  # characters kept free for the truncation marker, so the whole result fits the cap
+UTF8_MAX = 4  # bytes of the longest UTF-8 character
 
 
 class Sandbox:
@@ -32,17 +39,22 @@ class Sandbox:
         target = self.resolve(path)
         if not target.is_file():
             raise ToolError(f"{path}: no such file")
+        keep = max(max_chars - MARKER_ROOM, 1)
+        limit = keep * UTF8_MAX + 1  # enough bytes for `keep` characters, and one more to know there is more
         with target.open("rb") as handle:
-            head = handle.read(SNIFF)
-        if b"\0" in head:
+            raw = handle.read(limit)
+            size = max(handle.seek(0, 2), len(raw))  # the end, without reading to it
+        whole = size <= len(raw)
+        if b"\0" in raw[:SNIFF]:
             raise ToolError(f"{path}: a binary file; only text files can be read")
         try:
-            text = target.read_text(encoding="utf-8")
+            # Not final when cut: a character split by the limit is left out, not an error.
+            text = codecs.getincrementaldecoder("utf-8")().decode(raw, final=whole)
         except UnicodeDecodeError:
             raise ToolError(f"{path}: not UTF-8 text; only text files can be read") from None
-        if len(text) > max_chars:
-            return text[:max_chars] + f"\n[... truncated: {len(text):,} characters, first {max_chars:,} shown]"
-        return text
+        if whole and len(text) <= max_chars:
+            return text
+        return text[:keep] + f"\n[... truncated: the file is {size:,} bytes; its first {keep:,} characters shown]"
 
     def list(self, path: str = ".") -> str:
         target = self.resolve(path or ".")

@@ -4,11 +4,15 @@ the round cap is reached or the user interrupts.
 
 The runtime hands in ``send(messages) -> Round`` (one streaming call) and owns memory and accounting; this
 module owns the order of things and the record of every call.
+
+What a record keeps and shows of a call (shown.py): the exact arguments, never cut or pattern-redacted, with only
+known secret values masked, and their sha256 digest, so the approval question, the step, %ps and the output
+metadata can be matched with what ran. A result is masked the same way before it is shown, stored or sent back to
+the model: a key a tool printed (``os.environ["OPENAI_API_KEY"]``) reaches no one, not even the model.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import time
 from collections.abc import Callable
@@ -16,9 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..backends.base import ToolCall, Usage
+from ..memory.taint import is_untrusted
 from ..redact import redact
 from .approval import Request
 from .registry import LOAD_TOOLS, Tool, ToolError
+from .shown import digest, html_text, mask_known, readable_arguments, safe_name, secrets_note, visible
+
+__all__ = ["CallRecord", "LoopResult", "Round", "ToolLoop", "readable_arguments", "step_view"]
 
 PREVIEW = 300  # characters of a result shown in the cell's collapsed step
 
@@ -38,7 +46,9 @@ class CallRecord:
     id: str
     name: str
     path: str
-    arguments: str  # redacted, as shown to the user and stored
+    arguments: str  # exactly as the model wrote them, known secret values masked: as shown and stored
+    sha256: str = ""  # of the exact arguments, unmasked: what ran
+    secrets_hidden: int = 0  # known secret values masked in the arguments
     decision: str = ""  # allow | ask | deny (the policy's)
     approved: str = ""  # rule | once | cell | always | deny | headless
     status: str = "running"  # ok | error | denied | interrupted
@@ -49,10 +59,16 @@ class CallRecord:
     untrusted: bool = False
 
     def metadata(self) -> dict[str, Any]:
-        return {"id": self.id, "tool": self.path, "arguments": self.arguments[:2000], "decision": self.decision,
+        return {"id": self.id, "tool": self.path, "arguments": self.arguments, "sha256": self.sha256,
+                "decision": self.decision,
                 "approved": self.approved, "status": self.status, "latency_s": round(self.latency, 3),
                 "approval_wait_s": round(self.waited, 3),
                 "truncated": self.truncated}
+
+    def ps_detail(self) -> str:
+        """The %ps column: the digest, then the start of the arguments on one line."""
+        flat = visible(self.arguments).replace("\n", "⏎").replace("\t", " ")
+        return f"sha256:{self.sha256[:16]} " + (flat if len(flat) <= 100 else flat[:99] + "…")
 
     def memory_text(self) -> str:
         return f"{self.path}({self.arguments})\n-> {self.status}: {self.result}"
@@ -155,10 +171,12 @@ class ToolLoop:
 
     def _path(self, name: str) -> str:
         tool = self.available.get(name)
-        return tool.path if tool else name
+        return tool.path if tool else safe_name(name)  # a made-up name is shown inert, never as Markdown
 
     def _record(self, call: ToolCall) -> CallRecord:
-        record = CallRecord(call.id, call.name, self._path(call.name), redact(call.arguments or "{}"))
+        exact = call.arguments or "{}"
+        masked = mask_known(exact)
+        record = CallRecord(call.id, call.name, self._path(call.name), masked.text, digest(exact), masked.secrets)
         self.records.append(record)
         return record
 
@@ -177,6 +195,8 @@ class ToolLoop:
         except Exception as exc:  # a tool that raises: the model is told, the cell goes on
             record.status, record.result = "error", f"error: {type(exc).__name__}: {redact(str(exc))[:500]}"
         self._timed(record, started)
+        # Masked before the cut, so a cap inside a key cannot leave part of it.
+        record.result = mask_known(record.result).text
         record.result, record.truncated = truncate(record.result, self.syscalls.max_result_chars)
         return record
 
@@ -192,7 +212,7 @@ class ToolLoop:
         if tool is None:
             record.decision, record.approved, record.status = "deny", "rule", "denied"
             known = "it is not a tool" if call.name not in self.available else "it is not enabled for this cell"
-            return f"refused: {call.name} cannot be called ({known})"
+            return f"refused: {record.path} cannot be called ({known})"  # the name made inert (shown.safe_name)
         try:
             arguments = json.loads(call.arguments or "{}")
         except ValueError:
@@ -210,7 +230,7 @@ class ToolLoop:
         else:
             reason = ("untrusted content is in the context, so side effects need approval" if decision.tainted
                       else f"rule {decision.rule}: ask")
-            answer = self.syscalls.approver.ask(Request(tool.path, record.arguments, reason))
+            answer = self.syscalls.approver.ask(Request(tool.path, call.arguments or "{}", reason))
             record.approved = answer.choice if answer.by != "headless" else "headless"
             if answer.choice == "deny":
                 record.status = "denied"
@@ -225,7 +245,7 @@ class ToolLoop:
         self.syscalls.registry.used(tool.name)
         self._run_started = time.monotonic()
         result = tool.run(arguments)
-        if tool.taints:
+        if tool.taints or is_untrusted(result):  # e.g. recall quoting an untrusted page (memory/taint.py)
             record.untrusted = True
             self.tainted_here = True
         return result
@@ -242,35 +262,22 @@ class ToolLoop:
 
 
 def step_view(record: CallRecord) -> tuple[str, str]:
-    """A call as one collapsed HTML block for the Markdown output (built here, every value escaped: no blank
-    line inside, so Markdown renderers keep it one block) and as one plain line. Expanded, it shows the
-    arguments (strings with their own line breaks, so code reads as code) and the result's preview, labelled
-    and indented as a quote so they do not run into the answer's text."""
+    """A call as one collapsed HTML block for the Markdown output (built here, every value escaped onto one line
+    by shown.html_text: a blank line, even one made of carriage returns, would end the HTML block and let the rest
+    be read as Markdown) and as plain text. Expanded, it shows all of the arguments (strings with their own line
+    breaks, so code reads as code) with their sha256, and the result's preview, labelled and indented as a quote
+    so they do not run into the answer's text."""
     icon = {"ok": "🔧", "error": "⚠", "denied": "⛔", "interrupted": "⏹"}.get(record.status, "🔧")
     who = {"rule": "", "once": " · approved once", "cell": " · approved for the cell", "always": " · always allowed",
            "headless": " · no one to ask", "deny": " · denied"}.get(record.approved, "")
     summary = f"{icon} {record.path} · {record.status}{who} · {record.latency:.2f} s"
     preview = record.result if len(record.result) <= PREVIEW else record.result[:PREVIEW] + " …"
-
-    def block(text: str) -> str:
-        return html.escape(text).replace("\n", "&#10;")
-
-    md = (f'<details class="llmos-tool-step"><summary>{html.escape(summary)}</summary><blockquote>'
-          f"<sub>arguments</sub><pre>{block(readable_arguments(record.arguments))}</pre>"
-          f"<sub>result</sub><pre>{block(preview)}</pre></blockquote></details>")
-    return md, f"[{summary}] {record.path}({record.arguments[:200]})"
-
-
-def readable_arguments(arguments: str) -> str:
-    """``{"code": "a = 1\\nb"}`` as ``code:`` and the code on its own lines; anything else as written."""
-    try:
-        value = json.loads(arguments)
-    except ValueError:
-        return arguments
-    if not isinstance(value, dict) or not value:
-        return arguments
-    lines = []
-    for key, item in value.items():
-        text = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
-        lines.append(f"{key}:\n{text}" if "\n" in text else f"{key}: {text}")
-    return "\n".join(lines)
+    shown = readable_arguments(record.arguments)
+    note = secrets_note(record.secrets_hidden)
+    md = (f'<details class="llmos-tool-step"><summary>{html_text(summary)}</summary><blockquote>'
+          f"<sub>arguments · sha256 <code>{record.sha256}</code></sub>"
+          + (f"<br><sub><b>{html_text(note)}</b></sub>" if note else "")
+          + f"<pre>{html_text(shown)}</pre>"
+          f"<sub>result</sub><pre>{html_text(preview)}</pre></blockquote></details>")
+    plain = f"[{visible(summary)}] {record.path} sha256:{record.sha256}\n{visible(shown)}"
+    return md, plain

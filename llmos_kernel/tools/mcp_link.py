@@ -19,6 +19,7 @@ from llmos_kernel.errors import UserFacingError
 from llmos_kernel.redact import is_secret, redact, redact_url, secret_values
 
 from .mcp_content import result_text
+from .shown import NAME, safe_name
 
 STOP_TIMEOUT = 10.0  # a stdio server's shutdown in the SDK: close stdin, 2 s, SIGTERM, 2 s, SIGKILL, 2 s
 MAX_PAGES = 100  # tools/list pages: a server whose cursor never ends cannot hang add()
@@ -41,7 +42,9 @@ class MCPTool:
     name: str
     description: str
     input_schema: dict
-    read_only: bool  # the server's readOnlyHint annotation; False when absent
+    # The server's readOnlyHint annotation; False when absent. Only a claim: shown by %mcp, never trusted to
+    # relax asking (the user declares read-only tools with %mcp add NAME --read-only TOOL[,TOOL]).
+    read_only: bool
 
 
 @dataclass
@@ -52,6 +55,7 @@ class MCPServerInfo:
     state: str  # "starting" | "ready" | "dead" | "stopped"
     error: str  # one line when dead
     tools: list[MCPTool]
+    skipped: list[str] = field(default_factory=list)  # tools with unusable names, escaped (shown.safe_name)
 
 
 @dataclass
@@ -72,6 +76,7 @@ class Link:
     state: str = "starting"
     error: str = ""
     tools: list[MCPTool] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # offered tools whose names are unusable, escaped
     session: Any = None  # the ClientSession while ready
     stderr: IO[bytes] | None = None
     heard_at: int = 0  # stderr's size when the server last answered
@@ -94,7 +99,8 @@ class Link:
         return sorted({v for v in values if v}, key=len, reverse=True) + secret_values()
 
     def info(self) -> MCPServerInfo:
-        return MCPServerInfo(self.name, self.transport, self.target, self.state, self.error, list(self.tools))
+        return MCPServerInfo(self.name, self.transport, self.target, self.state, self.error, list(self.tools),
+                             list(self.skipped))
 
     def die(self, reason: str) -> None:
         if self.state in ("starting", "ready"):
@@ -188,7 +194,7 @@ async def _run(server: Link, ready: asyncio.Future[str]) -> None:
             with server.scope:
                 async with ClientSession(receive, write) as session:
                     initialized = await session.initialize()
-                    tools = await _list_tools(session, server.name) if initialized.capabilities.tools else []
+                    tools = await _list_tools(session, server) if initialized.capabilities.tools else []
                     server.tools, server.session, server.state = tools, session, "ready"
                     server.heard()
                     ready.set_result("")
@@ -250,7 +256,9 @@ def _http(server: Link) -> Any:
     return connect()
 
 
-async def _list_tools(session: Any, server_name: str) -> list[MCPTool]:
+async def _list_tools(session: Any, server: Link) -> list[MCPTool]:
+    """The server's tools; one whose name is not a plain name (shown.NAME) is skipped and noted: names are
+    shown in the cell, where a line break or Markdown in one would be rendered."""
     from mcp.types import PaginatedRequestParams
 
     tools: list[MCPTool] = []
@@ -258,8 +266,11 @@ async def _list_tools(session: Any, server_name: str) -> list[MCPTool]:
     for _ in range(MAX_PAGES):
         page = await session.list_tools(params=PaginatedRequestParams(cursor=cursor) if cursor else None)
         for tool in page.tools:
+            if not NAME.fullmatch(tool.name):
+                server.skipped.append(safe_name(tool.name))
+                continue
             read_only = bool(tool.annotations and tool.annotations.read_only_hint)
-            tools.append(MCPTool(server_name, tool.name, tool.description or "", dict(tool.input_schema), read_only))
+            tools.append(MCPTool(server.name, tool.name, tool.description or "", dict(tool.input_schema), read_only))
         cursor = page.next_cursor
         if not cursor:
             break

@@ -4,6 +4,9 @@ Names: ``name`` is what the model calls (OpenAI allows only ``[A-Za-z0-9_-]``), 
 the access policy see: ``python``, ``fs.read_file``, ``memory.recall``, ``user.NAME``, ``mcp.SERVER.TOOL``.
 A user function's schema comes from its signature, type hints and docstring through pydantic (``TypeAdapter``
 builds the JSON schema, ``validate_call`` checks and converts the model's arguments), not by hand.
+
+Both are checked when a tool is added (``Registry.add``): names are shown in the cell's Markdown, where a line
+break or Markdown in a name (an MCP server chooses its tools' names) could load images or plant links.
 """
 
 from __future__ import annotations
@@ -17,6 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 _WIRE_NAME = re.compile(r"[^A-Za-z0-9_-]")
+WIRE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what OpenAI accepts as a function name
+USER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")  # a user tool: also its wire name, so no dots
+PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_.-]*)*")
+MAX_PATH = 160
 
 
 class ToolError(Exception):
@@ -65,8 +72,9 @@ def tool_from_function(func: Callable[..., Any], name: str | None = None, *, sid
     from pydantic import ValidationError, validate_call
 
     tool_name = name or func.__name__
-    if not tool_name.isidentifier():
-        raise ToolError(f"{tool_name!r} is not a usable tool name (letters, digits and _)")
+    if not isinstance(tool_name, str) or not USER_NAME.fullmatch(tool_name):
+        raise ToolError(f"{tool_name!r} is not a usable tool name (ASCII letters, digits and _, at most 64, "
+                        "not starting with a digit)")
     checked = validate_call(func)
 
     def run(arguments: dict[str, Any]) -> str:
@@ -90,6 +98,8 @@ class Registry:
     recently_used: list[str] = field(default_factory=list)  # wire names, most recent last
 
     def add(self, tool: Tool) -> Tool:
+        if not WIRE_NAME.fullmatch(tool.name) or len(tool.path) > MAX_PATH or not PATH.fullmatch(tool.path):
+            raise ToolError(f"{tool.path!r} is not a usable tool name (ASCII letters, digits, '_', '-' and '.')")
         self.tools[tool.name] = tool
         return tool
 

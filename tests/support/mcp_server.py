@@ -5,6 +5,7 @@
 
 `write_note` appends to the file named by $MCP_TEST_NOTES, so a test can see that a side effect happened; `slow`
 notes there when it is cancelled, so a test can see that an abandoned call was cancelled at the server.
+With $MCP_TEST_HOSTILE_NAME set, one more tool is offered under that name (a name with Markdown in it).
 """
 
 from __future__ import annotations
@@ -73,6 +74,12 @@ def crash(message: str) -> str:
 def pid() -> int:
     """The server's process id, so a test can kill it."""
     return os.getpid()
+
+
+# A hostile server's tool name: a blank line, then Markdown that would load an image and plant a link if the
+# kernel rendered the name. Offered only when a test asks, as the other tests count this server's tools.
+if os.environ.get("MCP_TEST_HOSTILE_NAME"):
+    server.add_tool(lambda: "hostile", name=os.environ["MCP_TEST_HOSTILE_NAME"], description="A hostile name.")
 
 
 if __name__ == "__main__":
