@@ -2,10 +2,11 @@
 
 Each item is its own request with ``--no-history`` semantics (system prompt + the item's prompt): items never
 see each other, and the conversation memory gets one summary line of the batch, not hundreds of turns. Before
-the first item is sent, every item's request is built and the whole batch is estimated and checked against the
-budgets (budget.py); items that have a recording (replay on) are left out of the estimate, since they cost
-nothing. Remote models run ``concurrency`` items at once on a thread pool (the backend's HTTP client is shared
-and thread-safe); a local model runs them one by one (it computes one answer at a time anyway).
+the first item is sent, every item's request is built and the whole batch is admitted on the one send path
+(sending.py): items that have a recording (replay on) replay, and are left out of the estimate since they cost
+nothing; in ``%replay only`` one missing recording refuses the batch; the rest is estimated and checked against
+the budgets (budget.py) as a whole. Remote models run ``concurrency`` items at once on a thread pool (the
+backend's HTTP client is shared and thread-safe); a local model runs them one by one (one answer at a time).
 
 A failed item is retried (``retries`` more attempts) unless its error can never succeed on retry (a rejected
 key, an unknown model, a request too long); failures are collected, not fatal. An interrupt keeps what finished:
@@ -23,14 +24,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backends.base import Unloadable, Usage
+from .backends.base import Unloadable
 from .backends.provider_errors import ContextTooLong
-from .budget import Estimate, combine, money
+from .budget import Estimate, combine, money, price
 from .errors import CellInterrupted, KeyRejected, MissingAPIKey, ModelNotFound, PromptError, UserFacingError
 from .interpolate import interpolate
-from .replay import Recording, ReplayBook, ReplayMissing
+from .replay import ReplayBook, ReplayMissing
 from .runtime import Process, PromptOptions, Runtime
-from .sending import Request
+from .sending import Request, Sent
 
 PERMANENT = (KeyRejected, MissingAPIKey, ModelNotFound, ContextTooLong, PromptError)
 WRITE_INTERVAL = 0.25  # seconds between writes of finished answers to the store
@@ -122,26 +123,6 @@ def items_of(data: Any, name: str) -> list[Item]:
                       hint="Use a list, a dict, a pandas Series or a DataFrame.")
 
 
-def collect(backend: Any, messages: list[dict], params: Any, stop: threading.Event) -> tuple[str, Usage | None, str]:
-    """One call's answer, without a display: (text, usage, finish_reason). Stops between chunks when asked."""
-    parts: list[str] = []
-    usage: Usage | None = None
-    finish = "stop"
-    stream = backend.stream(messages, params)
-    try:
-        for delta in stream:
-            if stop.is_set():
-                raise KeyboardInterrupt
-            parts.append(delta.text)
-            usage = delta.usage or usage
-            finish = delta.finish_reason or finish
-    finally:
-        close = getattr(stream, "close", None)
-        if close is not None:
-            close()  # an abandoned stream closes its connection now
-    return "".join(parts), usage, finish
-
-
 class Batch:
     """The run of one --map cell; `progress` is the live display (widgets/progress.py)."""
 
@@ -157,9 +138,9 @@ class Batch:
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.started = time.monotonic()
-        # Answers not yet written to the store: written in groups from the main thread (one disk sync each,
-        # not one per item: a sync per item cost a fifth of the throughput at concurrency 8).
-        self.unrecorded: list[Recording] = []
+        # Answers the send hooks have not seen yet: shown to them (recorded) in groups from the main thread (one
+        # disk sync each, not one per item: a sync per item cost a fifth of the throughput at concurrency 8).
+        self.unrecorded: list[Sent] = []
         self._written = time.monotonic()
 
     def run(self, concurrency: int) -> bool:
@@ -195,9 +176,8 @@ class Batch:
     def run_item(self, item: Item) -> None:
         request = item.request
         assert request is not None
-        recording = self.book.lookup(request.digest)
-        if recording is not None:
-            self.book.replayed += 1  # %replay's count; a lost update between threads only miscounts a status line
+        recording = getattr(request.backend, "recording", None) if request.replayed else None
+        if recording is not None:  # the send path's admission found it recorded
             self._finish(item, "replayed", recording.answer, recording.tokens_in, recording.tokens_out, 0.0,
                          recording.exact)
             return
@@ -205,7 +185,7 @@ class Batch:
             item.attempts += 1
             proc = Process(None, None, request.model, kind="map item")
             try:
-                text, usage, finish = collect(request.backend, request.messages, request.params, self.stop)
+                text, usage, finish = self.runtime.sender.collect(request, self.stop)
             except UserFacingError as exc:
                 item.error = exc.render()
                 worst = item.estimate.cost_max if item.estimate is not None else None
@@ -219,9 +199,8 @@ class Batch:
             self.runtime.account(proc, request.backend, usage, request.messages, text)
             if self.stop.is_set():
                 return  # finished after the interrupt: the cell has ended, so it is not counted
-            recording = self.book.recording_of(request.digest, request.model, request.messages, text, proc)
             with self.lock:
-                self.unrecorded.append(recording)
+                self.unrecorded.append(Sent(request, text, proc))
             self._finish(item, "done", text, proc.tokens_in, proc.tokens_out, proc.cost, proc.exact)
             return
 
@@ -253,7 +232,7 @@ class Batch:
             with self.lock:
                 done, self.unrecorded = self.unrecorded, []
             try:
-                self.book.keep(done)
+                self.runtime.sender.done(done)
             except BaseException:  # an interrupt during the write: keep them for the final one
                 with self.lock:
                     self.unrecorded[:0] = done
@@ -282,26 +261,17 @@ def run_map(runtime: Runtime, book: ReplayBook, guard: Any, template: str, data:
         item.request = runtime.prepare(prompt, item_options)
     requests = [item.request for item in items if item.request is not None]
     backend = requests[0].backend
-    try:
-        recorded = {request.digest for request in requests if book.lookup(request.digest)}
-    except ReplayMissing:
-        missing = sum(1 for request in requests if book.recordings.get(request.digest) is None)
-        raise ReplayMissing(f"replay is 'only' and {missing} of {len(items)} items of {name} have no recording; "
-                            "nothing was sent",
-                            hint="Import the recordings (%replay import PATH), or %replay on.") from None
-    for item, request in zip(items, requests, strict=True):
-        if request.digest not in recorded:
-            item.estimate = guard.estimate(request)
-    est = combine([i.estimate for i in items if i.estimate is not None], str(backend.name))
     what = f"this batch of {len(items)} items"
     if dry:
-        lines = [f"dry run: nothing was sent ({len(items)} items of {name}, {len(recorded)} recorded)", *est.lines()]
-        print("\n  ".join(lines))
+        _dry_run(book, guard, items, name)
         return None
-    guard.check(est, options.budget, what=what)  # the whole batch, before its first item
+    # The whole batch on the send path, before its first item: replay, then the budgets over what is left.
+    runtime.sender.admit(requests, what=what, items=f"items of {name}", budget=options.budget)
+    for item in items:
+        item.estimate = item.request.estimate if item.request is not None else None  # priced when budgets need it
     local = isinstance(backend, Unloadable)
     workers = 1 if local else min(concurrency, len(items))
-    proc = Process(execution_count, cell_id, str(backend.name), cost=None if est.cost_max is None else 0.0,
+    proc = Process(execution_count, cell_id, str(backend.name), cost=price(backend, 0, 0),  # None: no price known
                    kind=f"map {len(items)} items")
     runtime.processes.append(proc)
     progress = progress_factory(name, len(items))
@@ -324,6 +294,22 @@ def run_map(runtime: Runtime, book: ReplayBook, guard: Any, template: str, data:
     result = BatchResult(data, items, interrupted, convert=convert)
     _finish(runtime, batch, result, template, name, cell_id, execution_count)
     return result
+
+
+def _dry_run(book: ReplayBook, guard: Any, items: list[Item], name: str) -> None:
+    """What the batch would send and cost (recorded items cost nothing); sends nothing, records nothing."""
+    requests = [item.request for item in items if item.request is not None]
+    try:
+        recorded = {request.digest for request in requests if book.lookup(request.digest)}
+    except ReplayMissing:
+        missing = sum(1 for request in requests if book.recordings.get(request.digest) is None)
+        raise ReplayMissing(f"replay is 'only' and {missing} of {len(items)} items of {name} have no recording; "
+                            "nothing was sent",
+                            hint="Import the recordings (%replay import PATH), or %replay on.") from None
+    estimates = [guard.estimate(request) for request in requests if request.digest not in recorded]
+    est = combine(estimates, str(requests[0].backend.name))
+    lines = [f"dry run: nothing was sent ({len(items)} items of {name}, {len(recorded)} recorded)", *est.lines()]
+    print("\n  ".join(lines))
 
 
 def _finish(runtime: Runtime, batch: Batch, result: BatchResult, template: str, name: str, cell_id: str | None,

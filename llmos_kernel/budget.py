@@ -19,7 +19,7 @@ from IPython.core.error import StdinNotImplementedError
 from .backends.base import Unloadable, Usage, answer_cap
 from .errors import UserFacingError
 from .memory.tokenizers import count_messages
-from .sending import Request
+from .sending import Admission, Request, Sent
 
 
 class OverBudget(UserFacingError):
@@ -122,7 +122,7 @@ def combine(estimates: Iterable[Estimate], model: str) -> Estimate:
 
 class BudgetGuard:
     """The session budget, the confirmation threshold, and the check every request passes before it is sent
-    (a runtime send hook; %%prompt --map checks a whole batch with `check` before its first item)."""
+    (a send hook: a comparison's columns and a batch's items are checked together, before the first is sent)."""
 
     def __init__(self, runtime: Any, ask: Callable[[str], str] | None = None) -> None:
         self.runtime = runtime
@@ -173,15 +173,21 @@ class BudgetGuard:
             raise NotConfirmed(f"{question}; not confirmed, nothing was sent", model=model)
 
     # -- SendHook ----------------------------------------------------------------------------------------------
-    def before(self, request: Request) -> None:
-        if request.replayed:
-            return  # a recording costs nothing
-        budget = getattr(request.options, "budget", None)
-        if budget is None and self.limit is None and self.confirm_above is None:
+    def before(self, admission: Admission) -> None:
+        live = [request for request in admission.requests if not request.replayed]  # a recording costs nothing
+        if not live:
+            return
+        if admission.budget is None and self.limit is None and self.confirm_above is None:
             return  # nothing to check: no tokenizing on the hot path
-        est = self.estimate(request)
-        request.metadata["estimate"] = est.as_dict()
-        self.check(est, budget)
+        for request in live:
+            request.estimate = self.estimate(request)
+            request.metadata["estimate"] = request.estimate.as_dict()
+        if len(admission.requests) == 1:
+            est = live[0].estimate
+        else:
+            est = combine([request.estimate for request in live],
+                          ", ".join(dict.fromkeys(request.model for request in live)))
+        self.check(est, admission.budget, admission.what)
 
-    def after(self, request: Request, text: str, proc: Any) -> None:
+    def after(self, sent: list[Sent]) -> None:
         return None

@@ -6,6 +6,10 @@ threads put what they receive on a queue, and the main thread renders it. An int
 main thread while it waits on that queue; it tells the threads to stop, which close their streams at the next
 chunk. Two columns on the very same backend object (``%%compare m m``) take turns: a llama.cpp model is not
 safe to run twice at once.
+
+Each column is a request on the one send path (sending.py), admitted together before any thread starts: a
+recorded column replays (a missing recording in ``%replay only`` refuses the cell, nothing sent), the budget
+prices the columns together and may refuse them all; the answers are recorded like a prompt cell's.
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .backends.base import Backend, CallParams, Delta, Usage
+from .backends.base import Delta, Usage
 from .errors import BackendFailed, CellInterrupted, PromptError, UserFacingError
 from .redact import redact
 from .render import CompareDisplay, Footer
-from .runtime import BarePlan, Process, PromptOptions, Runtime
+from .runtime import Process, PromptOptions, Runtime
+from .sending import Request, SendPath, Sent
 
 TICK = 0.1  # seconds the main thread waits for news before refreshing the live columns (and seeing interrupts)
 
@@ -39,20 +44,24 @@ def run_compare(runtime: Runtime, prompt: str, models: list[str], options: Promp
     if not prompt.strip():
         raise PromptError("the cell is empty: nothing to compare", hint="Put the prompt under %%compare M1 M2.")
     backends = [runtime.backend_for(runtime.resolve(m)) for m in models]  # unknown models fail before any call
-    messages = runtime._plan(prompt, options).messages
+    messages = runtime.plan(prompt, options).messages
     params = runtime.params(options)
+    count = runtime.current_cell
+    requests = [Request(b, messages, params, options, prompt, execution_count=count, kind="compare")
+                for b in backends]
+    runtime.sender.admit(requests, what=f"this comparison of {len(requests)} models", items="models' requests")
     view = CompareDisplay([b.name for b in backends])
-    rows = [Process(runtime.current_cell, None, b.name) for b in backends]
+    rows = [Process(count, None, b.name, kind="compare") for b in backends]
     runtime.processes.extend(rows)
     usages: list[Usage | None] = [None] * len(backends)
     events: queue.Queue[_Event] = queue.Queue()
     stop = threading.Event()
-    locks: dict[int, threading.Lock] = {id(b): threading.Lock() for b in backends}
+    locks: dict[int, threading.Lock] = {id(b): threading.Lock() for b in backends}  # the real backends
     started = time.monotonic()
-    for i, backend in enumerate(backends):
+    for i, request in enumerate(requests):
         view.columns[i].footer = "waiting…"
         worker = threading.Thread(target=_stream_column, name=f"llmos-compare-{i}", daemon=True,
-                                  args=(i, backend, messages, params, events, stop, locks[id(backend)]))
+                                  args=(i, runtime.sender, request, events, stop, locks[id(backends[i])]))
         worker.start()
     view.update(force=True)
     running = set(range(len(backends)))
@@ -69,14 +78,16 @@ def run_compare(runtime: Runtime, prompt: str, models: list[str], options: Promp
         stop.set()
         for i in running:
             rows[i].status, rows[i].latency = "interrupted", time.monotonic() - started
-    for i, (proc, backend) in enumerate(zip(rows, backends, strict=True)):
+    for i, (proc, request) in enumerate(zip(rows, requests, strict=True)):
         column = view.columns[i]
         if proc.status in ("ok", "interrupted"):
-            runtime._account(proc, backend, usages[i], BarePlan(messages), proc.status, column.text)
-        column.footer = Footer(backend.name, proc.tokens_in, proc.tokens_out, proc.latency, proc.cost,
-                               proc.exact, proc.status).text()
+            runtime.account(proc, request.backend, usages[i], messages, column.text)
+        column.footer = Footer(request.model, proc.tokens_in, proc.tokens_out, proc.latency, proc.cost,
+                               proc.exact, proc.status, None, request.replayed).text()
+    runtime.sender.done([Sent(r, view.columns[i].text, rows[i]) for i, r in enumerate(requests)])
     meta = [{"model": p.model, "status": p.status, "tokens_in": p.tokens_in, "tokens_out": p.tokens_out,
-             "latency_s": round(p.latency, 3), "cost_usd": p.cost} for p in rows]
+             "latency_s": round(p.latency, 3), "cost_usd": p.cost, **r.metadata}
+            for p, r in zip(rows, requests, strict=True)]
     view.update(force=True, metadata={"llmos": {"compare": meta}})
     if stop.is_set():
         raise CellInterrupted("%%compare was stopped; the partial answers are shown (nothing is kept in memory)")
@@ -111,16 +122,17 @@ def _show_progress(view: CompareDisplay, rows: list[Process], running: set[int],
     view.update()
 
 
-def _stream_column(i: int, backend: Backend, messages: list[dict], params: CallParams,
-                   events: queue.Queue[_Event], stop: threading.Event, lock: threading.Lock) -> None:
+def _stream_column(i: int, sender: SendPath, request: Request, events: queue.Queue[_Event], stop: threading.Event,
+                   lock: threading.Lock) -> None:
     """One column's thread: its model's stream onto the queue, then one closing event, whatever happened."""
     error: UserFacingError | None = None
+    backend = request.backend
     with lock:
         deltas: Iterator[Delta] | None = None
         try:
-            if hasattr(backend, "check_key"):
+            if hasattr(backend, "check_key"):  # a replayed column needs no key
                 backend.check_key()
-            deltas = backend.stream(messages, params)
+            deltas = sender.stream(request)
             for delta in deltas:
                 if stop.is_set():
                     break

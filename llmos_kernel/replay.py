@@ -5,8 +5,15 @@ Modes (``%replay on|only|off``, or ``$LLMOS_REPLAY`` at start-up):
 - on: a request whose digest has a recording is answered from it, without calling the model, at no cost;
 - only: the same, and a request without a recording is an error (CI: a notebook must rerun offline).
 
-Recordings live in the session store (table ``recordings``, migration m003), shared by every kernel on it, and
-travel as JSON lines (``%replay export PATH`` / ``import PATH``) next to the notebook.
+Every model call is replayed and recorded the same way, since every one passes the send path (sending.py): a
+prompt cell, each %%compare column, each --map item, and the summary a compaction asks for. A cell that called
+tools records its calls and results with its answer (the ``tools`` column, migration m005); its playback puts
+the same tool segments in memory as the live run did, so the next cell sends the same messages (the same
+digest) and replays too. A replayed tool call is not run again: replay restores what the model saw and said,
+not the tools' side effects.
+
+Recordings live in the session store (table ``recordings``, migrations m003 and m005), shared by every kernel on
+it, and travel as JSON lines (``%replay export PATH`` / ``import PATH``) next to the notebook.
 """
 
 from __future__ import annotations
@@ -16,14 +23,14 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from .backends.base import CallParams, Delta, Usage
 from .errors import UserFacingError
 from .redact import secret_values
-from .sending import Request
+from .sending import Admission, Request, Sent
 from .store import Store, scrub
 
 MODES = ("off", "on", "only")
@@ -50,6 +57,16 @@ class Recording:
     exact: bool = True
     finish_reason: str | None = None
     created: float = 0.0
+    tools: list[dict[str, Any]] = field(default_factory=list)  # the cell's tool calls as memory keeps them
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.tools, list) or not all(_is_tool(t) for t in self.tools):
+            raise ValueError("'tools' must be a list of {path, text, untrusted} objects")
+
+
+def _is_tool(value: Any) -> bool:
+    return (isinstance(value, dict) and isinstance(value.get("path"), str) and isinstance(value.get("text"), str)
+            and isinstance(value.get("untrusted", False), bool))
 
 
 _COLUMNS = tuple(f.name for f in fields(Recording))
@@ -101,6 +118,7 @@ class Recordings:
             values = asdict(recording)
             for name in ("prompt", "answer", "model"):
                 values[name] = scrub(values[name], secrets)  # never a key, wherever it came from
+            values["tools"] = scrub(json.dumps(recording.tools, ensure_ascii=False), secrets)
             values["exact"] = int(recording.exact)
             rows.append(tuple(values[name] for name in _COLUMNS))
         marks = ", ".join("?" for _ in _COLUMNS)
@@ -136,6 +154,7 @@ class Recordings:
 def _recording(row: tuple) -> Recording:
     values = dict(zip(_COLUMNS, row, strict=True))
     values["exact"] = bool(values["exact"])
+    values["tools"] = json.loads(values["tools"] or "[]")
     return Recording(**values)
 
 
@@ -203,6 +222,7 @@ class ReplayBook:
         self.mode = mode or initial_mode()
         self.replayed = 0  # answers played back in this kernel
         self.recorded = 0
+        self._lock = threading.Lock()
 
     def set_mode(self, mode: str) -> None:
         if mode not in MODES:
@@ -222,31 +242,63 @@ class ReplayBook:
         return recording
 
     # -- SendHook --------------------------------------------------------------------------------------------
-    def before(self, request: Request) -> None:
-        request.metadata["digest"] = request.digest
-        recording = self.lookup(request.digest)
-        if recording is not None:
-            request.backend = ReplayedBackend(request.backend, recording)
-            request.replayed = True
-            request.metadata["replayed"] = True
+    def before(self, admission: Admission) -> None:
+        """Marks every request with its digest; plays back what has a recording (mode on or only). In "only"
+        mode one missing recording refuses them all, before any is sent."""
+        found: list[tuple[Request, Recording]] = []
+        missing: list[Request] = []
+        for request in admission.requests:
+            request.metadata["digest"] = request.digest
+            if self.mode == "off":
+                continue
+            recording = self.recordings.get(request.digest)
+            if recording is None:
+                missing.append(request)
+            else:
+                found.append((request, recording))
+        if missing and self.mode == "only":
+            raise self._missing(admission, missing)
+        for request, recording in found:
+            self.play(request, recording)
+
+    def play(self, request: Request, recording: Recording) -> None:
+        request.backend = ReplayedBackend(request.backend, recording)
+        request.replayed = True
+        request.metadata["replayed"] = True
+        request.tools = [dict(tool) for tool in recording.tools]  # memory gets the live run's tool segments
+        with self._lock:  # batch items replay from worker threads' admissions too
             self.replayed += 1
 
-    def after(self, request: Request, text: str, proc: Any) -> None:
-        if request.replayed or getattr(proc, "status", "") != "ok" or not text:
-            return  # partial, failed and replayed answers are not (re)recorded
-        self.record(request.digest, request.model, request.messages, text, proc)
+    def _missing(self, admission: Admission, missing: list[Request]) -> ReplayMissing:
+        hint = "Import the notebook's recordings (%replay import PATH), or %replay on to record as you go."
+        if len(admission.requests) == 1:
+            request = missing[0]
+            what = "this request" if request.kind == "prompt" else f"the request of {admission.what}"
+            return ReplayMissing(
+                f"replay is 'only' and {what} has no recording (digest {request.digest[:12]}): the prompt, model, "
+                "parameters or the memory sent with it differ from every recorded one. Nothing was sent.",
+                model=request.model, hint=hint)
+        return ReplayMissing(f"replay is 'only' and {len(missing)} of {len(admission.requests)} {admission.items} "
+                             "have no recording; nothing was sent", hint=hint)
 
-    def record(self, digest: str, model: str, messages: list[dict], text: str, proc: Any) -> None:
-        self.keep([self.recording_of(digest, model, messages, text, proc)])
+    def after(self, sent: list[Sent]) -> None:
+        # Partial, failed and replayed answers are not (re)recorded; a batch's answers go in one write.
+        self.keep([self.recording_of(s) for s in sent
+                   if not s.request.replayed and getattr(s.proc, "status", "") == "ok"
+                   and (s.text or s.request.tools)])
 
     def keep(self, recordings: list[Recording]) -> None:
+        if not recordings:
+            return
         self.recordings.put_many(recordings)
-        self.recorded += len(recordings)
+        with self._lock:
+            self.recorded += len(recordings)
 
     @staticmethod
-    def recording_of(digest: str, model: str, messages: list[dict], text: str, proc: Any) -> Recording:
+    def recording_of(sent: Sent) -> Recording:
+        request, proc = sent.request, sent.proc
         return Recording(
-            digest=digest, model=model, prompt=last_user_text(messages), answer=text,
+            digest=request.digest, model=request.model, prompt=last_user_text(request.messages), answer=sent.text,
             tokens_in=int(getattr(proc, "tokens_in", 0)), tokens_out=int(getattr(proc, "tokens_out", 0)),
             exact=bool(getattr(proc, "exact", True)), finish_reason=getattr(proc, "finish_reason", None),
-            created=time.time())
+            created=time.time(), tools=[dict(tool) for tool in request.tools])

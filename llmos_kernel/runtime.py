@@ -25,7 +25,7 @@ from .memory.tokenizers import count_messages
 from .memory.window import ContextWindow, MemoryFull
 from .redact import redact
 from .render import AnswerDisplay, Footer
-from .sending import Request, SendHook
+from .sending import Request, SendPath, Sent
 from .tools.syscalls import Syscalls
 
 if TYPE_CHECKING:  # the tool loop loads with the first cell that calls tools
@@ -108,7 +108,9 @@ class Runtime:
         self.last_answer: Answer | None = None  # the cell a "commit" listener is told about
         self.current_cell: int | None = None  # the running cell's number, for rows the cell did not start
         self.listeners: list[Callable[[str], None]] = []  # e.g. the memory panel: called on "progress"/"commit"
-        self.hooks: list[SendHook] = []  # see each request before it is sent: replay.py, budget.py (sending.py)
+        # The one send path (sending.py): every model call passes its hooks (replay.py, budget.py) first.
+        self.sender = SendPath(self.notices)
+        self.hooks = self.sender.hooks  # the same list: the hooks add themselves here
         self.syscalls = Syscalls.from_settings(self.config.tools)  # tools the model may call, and the policy
 
     # -- model ---------------------------------------------------------------------------------------------
@@ -227,10 +229,13 @@ class Runtime:
         spec = self.resolve(options.model) if options.model else self.spec
         backend = self.backend_for(spec)
         loop = self._tool_loop(backend, options, execution_count, cell_id)
-        plan = self._plan(prompt, options)
+        plan = self.plan(prompt, options)
         params = self.params(options)
         sent = dataclasses.replace(params, tools=loop.definitions()) if loop is not None else params  # as sent
-        request = self.before_send(Request(backend, plan.messages, sent, options, prompt, cell_id, execution_count))
+        request = Request(backend, plan.messages, sent, options, prompt, cell_id, execution_count)
+        self.sender.admit([request], budget=options.budget)  # replay may answer it, a budget may refuse it
+        if request.replayed:
+            loop = None  # the recording has the answer and the tool results: no tool runs again
         backend = request.backend  # a recording replays through a backend of its own, needing no key
         if hasattr(backend, "check_key"):
             backend.check_key()
@@ -242,11 +247,11 @@ class Runtime:
         records: list[CallRecord] = []
         try:
             try:
-                text, usage, status, records = self._rounds(backend, plan.messages, params, view, proc, loop)
+                text, usage, status, records = self._rounds(request, plan.messages, params, view, proc, loop)
             except ContextTooLong as exc:  # the provider's window is smaller than ours: fit it, retry once
                 plan = self._fit_to_provider(exc, spec, prompt, options)
                 proc.status = "running"
-                text, usage, status, records = self._rounds(backend, plan.messages, params, view, proc, loop)
+                text, usage, status, records = self._rounds(request, plan.messages, params, view, proc, loop)
             proc.latency = time.monotonic() - view.started
             self._account(proc, backend, usage, plan, status, text)
             footer = Footer(backend.name, proc.tokens_in, proc.tokens_out, proc.latency, proc.cost, proc.exact,
@@ -254,37 +259,24 @@ class Runtime:
             metadata = {**self._metadata(proc, plan, status), **request.metadata}
             if loop is not None:
                 metadata["tools"] = [record.metadata() for record in records]
+                request.tools = [{"path": r.path, "text": r.memory_text(), "untrusted": r.untrusted} for r in records]
             view.finish(text, footer, metadata)
-            if not options.no_history and (text or records):
+            if not options.no_history and (text or request.tools):  # replayed: the recorded tool results
                 self.memory.commit_turn(cell_id or f"run-{execution_count}", prompt, text,
                                         interrupted=status != "ok", execution_count=execution_count,
-                                        tools=[(r.path, r.memory_text(), r.untrusted) for r in records])
+                                        tools=[(t["path"], t["text"], t["untrusted"]) for t in request.tools])
         except BaseException as exc:
             self._end_failed(proc, view, exc)
             raise
         finally:
             view.stop_waiting()  # the ticker must never outlive the cell, whatever happened
         self.last_answer = Answer(text, proc, plan, prompt, options)
-        self.after_send(request, text, proc)
+        self.sender.done([Sent(request, text, proc)])
         self._notify("commit")
         if status == "interrupted":
             raise CellInterrupted(f"{backend.name} was stopped; the partial answer ({proc.tokens_out} tokens) "
                                   "is kept and marked as interrupted", model=backend.name)
         return self.last_answer
-
-    def before_send(self, request: Request) -> Request:
-        """The send hooks see the request in order; any may refuse it (raise) or answer it from a recording."""
-        for hook in self.hooks:
-            hook.before(request)
-        return request
-
-    def after_send(self, request: Request, text: str, proc: Process) -> None:
-        for hook in self.hooks:
-            try:
-                hook.after(request, text, proc)
-            except Exception as exc:  # noqa: BLE001 - the answer is shown and committed: never fail the cell now
-                log.warning("send hook %s failed after the answer: %s", type(hook).__name__, exc)
-                self.notices.append(f"{type(hook).__name__} could not keep this answer: {exc}")
 
     def prepare(self, prompt: str, options: PromptOptions) -> Request:
         """The request a prompt would send (backend, planned messages, parameters), without sending it: for
@@ -292,7 +284,7 @@ class Runtime:
         spec = self.resolve(options.model) if options.model else self.spec
         backend = self.backend_for(spec)
         if options.no_history:
-            messages = self._plan(prompt, options).messages
+            messages = self.plan(prompt, options).messages
         else:
             try:  # a preview: the policy (eviction, compaction) is not applied, nothing in memory moves
                 messages = list(self.memory.plan(prompt, apply_policy=False).messages)
@@ -300,7 +292,7 @@ class Runtime:
                 raise UserFacingError(str(exc), hint="See %memory; %evict, %unpin or %compact free space.") from None
             if options.system:
                 messages[0] = {"role": "system", "content": options.system}
-        return Request(backend, messages, self.params(options), options, prompt)
+        return Request(backend, messages, self.params(options), options, prompt)  # admitted by whoever sends it
 
     def account(self, proc: Process, backend: Backend, usage: Usage | None, messages: list[dict], text: str) -> None:
         """Tokens and cost of a call made outside run_prompt (a batch item), as the process table counts them."""
@@ -324,15 +316,15 @@ class Runtime:
                                       memory=None if options.no_history else lambda: self.memory,
                                       resident=self._memory)
 
-    def _rounds(self, backend: Backend, messages: list[dict], params: CallParams, view: AnswerDisplay,
+    def _rounds(self, request: Request, messages: list[dict], params: CallParams, view: AnswerDisplay,
                 proc: Process, loop: ToolLoop | None) -> tuple[str, Usage | None, str, list[CallRecord]]:
-        """One streaming call, or the tool loop's rounds of them."""
+        """One streaming call, or the tool loop's rounds of them (each a round of the one admitted request)."""
         if loop is None:
-            current = self._stream(backend, messages, params, view, proc)
+            current = self._stream(request, messages, params, view, proc)
             return current.text, current.usage, current.status, []
 
         def send(msgs: list[dict], definitions: list[dict]) -> Round:
-            return self._stream(backend, msgs, dataclasses.replace(params, tools=definitions), view, proc)
+            return self._stream(request, msgs, dataclasses.replace(params, tools=definitions), view, proc)
 
         result = loop.run(messages, send, tainted=lambda: self.tainted)
         return result.text, result.usage, result.status, result.records
@@ -361,7 +353,8 @@ class Runtime:
         return CallParams(temperature=temperature, max_tokens=options.max_tokens or self.defaults.get("max_tokens"),
                           timeout=options.timeout or self.timeout)
 
-    def _plan(self, prompt: str, options: PromptOptions) -> Any:
+    def plan(self, prompt: str, options: PromptOptions) -> Any:
+        """The messages a prompt sends (memory's plan, the policy applied), or a bare pair for --no-history."""
         memory = self.memory
         try:
             if options.no_history:
@@ -388,18 +381,19 @@ class Runtime:
             self.set_window(window)
         except UserFacingError:  # smaller than the reserve for the answer: nothing sensible left to send
             raise exc from None
-        return self._plan(prompt, options)
+        return self.plan(prompt, options)
 
     def _stream(
-        self, backend: Backend, messages: list[dict], params: CallParams, view: AnswerDisplay, proc: Process
+        self, request: Request, messages: list[dict], params: CallParams, view: AnswerDisplay, proc: Process
     ) -> Round:
         """One call: its text, usage, status (ok | interrupted) and tool calls; provider errors propagate."""
+        backend = request.backend
         parts: list[str] = []
         usage: Usage | None = None
         calls: list = []
         count = self.memory.tokenizer.count  # the live tok/s counts tokens, not network reads
         try:
-            for delta in backend.stream(messages, params):
+            for delta in self.sender.stream(request, messages, params):
                 if delta.text:
                     parts.append(delta.text)
                     if view.progress(parts, count):  # throttled: True when the display was updated
@@ -511,12 +505,18 @@ class Runtime:
             transcript = transcript[: room // 2] + "\n[...]\n" + transcript[-room // 2:]
         messages = [{"role": "system", "content": ask}, {"role": "user", "content": transcript}]
         params = CallParams(temperature=0, max_tokens=300, timeout=self.timeout)
-        text = self._run_visible(backend, messages, params, f"compacting {len(segments)} turns")
+        request = Request(backend, messages, params, prompt=transcript, execution_count=self.current_cell,
+                          kind="compacting")
+        # Through the send path like any call: replay answers it (or, in "only" mode, refuses it unrecorded), a
+        # budget may refuse it; an auto-compaction that is refused pages out instead (memory/planner.py).
+        self.sender.admit([request], what=f"this compaction of {len(segments)} segment{'s' * (len(segments) != 1)}")
+        text = self._run_visible(request, f"compacting {len(segments)} turns")
         return text.strip() or transcript[:2000]
 
-    def _run_visible(self, backend: Backend, messages: list[dict], params: CallParams, task: str) -> str:
+    def _run_visible(self, request: Request, task: str) -> str:
         """A model call the kernel makes for itself (compaction): a status line in the cell while it runs, and a
         row in %ps and %cost like any prompt, since it is real spend."""
+        backend, messages = request.backend, request.messages
         proc = Process(self.current_cell, None, backend.name, kind=task.split()[0])
         self.processes.append(proc)
         view = AnswerDisplay(f"{getattr(backend, 'label', backend.name)} · {task}", "text")
@@ -524,18 +524,20 @@ class Runtime:
         parts: list[str] = []
         usage: Usage | None = None
         try:
-            for delta in backend.stream(messages, params):
+            for delta in self.sender.stream(request):
                 parts.append(delta.text)
                 usage = delta.usage or usage
             proc.latency = time.monotonic() - view.started
             self._account(proc, backend, usage, BarePlan(messages), "ok", "".join(parts))
             view.finish("", Footer(backend.name, proc.tokens_in, proc.tokens_out, proc.latency, proc.cost,
-                                   proc.exact, "ok"), {"model": backend.name, "task": task, "status": "ok"})
+                                   proc.exact, "ok", None, request.replayed),
+                        {"model": backend.name, "task": task, "status": "ok", **request.metadata})
         except BaseException as exc:
             self._end_failed(proc, view, exc)
             raise
         finally:
             view.stop_waiting()
+        self.sender.done([Sent(request, "".join(parts), proc)])
         return "".join(parts)
 
 

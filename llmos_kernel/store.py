@@ -147,7 +147,14 @@ def m003_recordings(db: sqlite3.Connection) -> None:
         )""")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_swap_on_disk, m003_recordings]
+def m005_recording_tools(db: sqlite3.Connection) -> None:
+    """A recorded cell's tool calls and results, as JSON (replay.py): its playback restores the same tool
+    segments in memory as the live run, so the next cell's request (and digest) is the same too."""
+    db.execute("ALTER TABLE recordings ADD COLUMN tools TEXT NOT NULL DEFAULT '[]'")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_swap_on_disk, m003_recordings,
+                                                          m005_recording_tools]
 
 
 # -- records ---------------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from llmos_kernel.replay import (
     ReplayMissing,
     initial_mode,
 )
-from llmos_kernel.sending import Request, request_digest
+from llmos_kernel.sending import Admission, Request, request_digest
 from llmos_kernel.store import Store
 
 MESSAGES = [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Hi"}]
@@ -87,16 +87,16 @@ def test_modes(monkeypatch):
     book = ReplayBook(records, mode="off")
     request = Request(FakeBackend(), MESSAGES, CallParams())
     records.put(recording(request.digest))
-    book.before(request)
+    book.before(Admission([request]))
     assert request.metadata == {"digest": request.digest} and not request.replayed
     book.set_mode("on")
-    book.before(request)
+    book.before(Admission([request]))
     assert request.replayed and isinstance(request.backend, ReplayedBackend)
     deltas = list(request.backend.stream(MESSAGES, CallParams()))
     assert deltas[0].text == "an answer" and deltas[-1].usage.cost == 0.0 and deltas[-1].usage.prompt_tokens == 12
     book.set_mode("only")
     with pytest.raises(ReplayMissing, match="Nothing was sent"):
-        book.before(Request(FakeBackend(), MESSAGES[1:], CallParams()))
+        book.before(Admission([Request(FakeBackend(), MESSAGES[1:], CallParams())]))
     with pytest.raises(Exception, match="unknown replay mode"):
         book.set_mode("sometimes")
     monkeypatch.setenv("LLMOS_REPLAY", "ONLY")
