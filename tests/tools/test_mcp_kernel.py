@@ -42,7 +42,8 @@ def last_tool_result(server) -> str:
 
 
 def test_add_list_and_policy(k):
-    run = k.run(f"%mcp add demo --env MCP_TEST_NOTES -- {sys.executable} {SERVER}")
+    # add and pid are read-only by the user's word (--read-only); the server's readOnlyHint is not trusted.
+    run = k.run(f"%mcp add demo --env MCP_TEST_NOTES --read-only add,pid -- {sys.executable} {SERVER}")
     assert run.status == "ok", run.error_text
     assert "MCP server demo (stdio): ready" in run.stdout and "demo.add" in run.stdout
     listing = k.run("%mcp").stdout
@@ -128,7 +129,7 @@ def test_a_streamable_http_server_through_the_magic(k, server, notes, tmp_path):
                 break
             except OSError:
                 time.sleep(0.1)
-        run = k.run(f"%mcp add web --url http://127.0.0.1:{port}/mcp")
+        run = k.run(f"%mcp add web --url http://127.0.0.1:{port}/mcp --read-only add")
         assert run.status == "ok", run.error_text
         assert "MCP server web (http): ready" in run.stdout and "web.add" in run.stdout
         assert k.run("%tools allow mcp.web.add").status == "ok"

@@ -3,6 +3,7 @@ single and parallel); the kernel runs them under the access policy and sends the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -78,9 +79,10 @@ def test_python_tool_runs_in_the_user_namespace_and_its_result_reaches_the_next_
     (result,) = tool_messages(second)
     assert result["tool_call_id"] == calls[0]["id"] and result["content"] == "hi\n42"
     meta = answer_meta(run)
+    ran = json.dumps({"code": "x = 6 * 7\nprint('hi')\nx"})
     assert meta["tools"][0] | {"latency_s": 0, "approval_wait_s": 0} == {
-        "id": calls[0]["id"], "tool": "python", "arguments": json.dumps({"code": "x = 6 * 7\nprint('hi')\nx"}),
-        "decision": "allow", "approved": "rule", "status": "ok", "latency_s": 0, "approval_wait_s": 0,
+        "id": calls[0]["id"], "tool": "python", "arguments": ran,
+        "sha256": hashlib.sha256(ran.encode()).hexdigest(), "decision": "allow", "approved": "rule", "status": "ok", "latency_s": 0, "approval_wait_s": 0,
         "truncated": False}
     shown = run.final_display()["data"]
     assert "llmos-tool-step" in shown["text/markdown"] and "The answer is 42." in shown["text/markdown"]
