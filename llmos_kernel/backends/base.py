@@ -98,28 +98,60 @@ def tool_calling(backend: Any) -> str:
 class ToolCallAssembler:
     """Builds whole tool calls from streamed ``tool_calls`` deltas (OpenAI's format, which litellm keeps):
     the first fragment of a call carries its index, id and name, the next ones pieces of its arguments;
-    parallel calls have different indexes, and their fragments may interleave."""
+    parallel calls have different indexes, and their fragments may interleave.
 
-    def __init__(self) -> None:
+    Arguments are kept as lists of pieces, joined once at the end: ``call.arguments += piece`` would copy the
+    whole string on every fragment (quadratic). ``largest``, ``count`` and what ``add`` returns let the caller
+    cap them (limits.py). A fragment of the wrong shape raises TypeError or ValueError."""
+
+    def __init__(self, max_calls: int | None = None) -> None:
+        self.max_calls = max_calls  # past it, fragments of further calls are dropped (count shows max_calls + 1)
         self._calls: dict[int, ToolCall] = {}
+        self._pieces: dict[int, list[str]] = {}
+        self._sizes: dict[int, int] = {}
+        self.largest = 0  # characters of the longest call's arguments so far
 
-    def add(self, fragments: Any) -> None:
-        for position, fragment in enumerate(fragments or ()):
+    @property
+    def count(self) -> int:
+        return len(self._calls)
+
+    def add(self, fragments: Any) -> int:
+        """Take a chunk's fragments; returns how many characters of arguments they added."""
+        added = 0
+        if not isinstance(fragments, list | tuple):
+            raise TypeError(f"tool_calls is {type(fragments).__name__}, not a list")
+        for position, fragment in enumerate(fragments):
             get = fragment.get if isinstance(fragment, dict) else lambda k, f=fragment: getattr(f, k, None)
             index = get("index")
             index = position if index is None else int(index)
+            if index not in self._calls and self.max_calls is not None and len(self._calls) > self.max_calls:
+                break
             function = get("function") or {}
             fget = function.get if isinstance(function, dict) else lambda k, f=function: getattr(f, k, None)
             call = self._calls.setdefault(index, ToolCall(id="", name=""))
-            call.id = get("id") or call.id
-            call.name = fget("name") or call.name
-            call.arguments += fget("arguments") or ""
+            call.id = _text(get("id")) or call.id
+            call.name = _text(fget("name")) or call.name
+            piece = _text(fget("arguments"))
+            if piece:
+                self._pieces.setdefault(index, []).append(piece)
+                self._sizes[index] = self._sizes.get(index, 0) + len(piece)
+                self.largest = max(self.largest, self._sizes[index])
+                added += len(piece)
+        return added
 
     def calls(self) -> list[ToolCall]:
+        for index, pieces in self._pieces.items():
+            self._calls[index].arguments = "".join(pieces)
         done = [self._calls[i] for i in sorted(self._calls)]
         for n, call in enumerate(done):
             call.id = call.id or f"call_{n}"  # some servers send no id: the next round still needs one
         return [call for call in done if call.name]
+
+
+def _text(value: Any) -> str:
+    if value is None or isinstance(value, str):
+        return value or ""
+    raise TypeError(f"a tool call field is {type(value).__name__}, not text")
 
 
 def take_notes(backend: Any) -> list[str]:

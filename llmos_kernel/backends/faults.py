@@ -66,15 +66,18 @@ def error_fields(body: bytes) -> tuple[str, str]:
     """(message, code) from an OpenAI-style error body, or the body text when it is not one."""
     try:
         data = json.loads(body)
-    except ValueError:
-        return body.decode("utf-8", "replace").strip()[:500], ""
-    error = data.get("error", data) if isinstance(data, dict) else data
-    if isinstance(error, dict):
-        message = error.get("message") or error.get("detail") or json.dumps(error)[:500]
-        code = str(error.get("code") or "")
-        # A LiteLLM proxy's code is the status again ("400"); its type names the fault (no_db_connection, ...).
-        return str(message), str(code if code and not code.isdigit() else error.get("type") or code)
-    return str(error)[:500], ""
+    except (ValueError, RecursionError):  # RecursionError: nested past the parser's depth (a hostile body)
+        return body[:2000].decode("utf-8", "replace").strip()[:500], ""
+    try:
+        error = data.get("error", data) if isinstance(data, dict) else data
+        if isinstance(error, dict):
+            message = error.get("message") or error.get("detail") or json.dumps(error)[:500]
+            code = str(error.get("code") or "")[:100]
+            # A LiteLLM proxy's code is the status again ("400"); its type names the fault (no_db_connection, ...).
+            return str(message), str(code if code and not code.isdigit() else error.get("type") or code)[:100]
+        return str(error)[:500], ""
+    except RecursionError:  # a message nested too deeply to print
+        return "an error whose message is nested too deeply to show", ""
 
 
 def status_fault(status: int, body: bytes, headers: Mapping[str, str] | None = None) -> ProviderFault:

@@ -5,11 +5,13 @@ openai_like/, and OpenAI's own model names) never import litellm: endpoints.py r
 and key, model_map.py reads litellm's model map for the window, prices and parameter names, and openai_stream
 streams over httpx. Importing litellm takes 3-4 s, and it used to be most of the wait from kernel launch to the
 first answer (benchmarks/bench_first_remote.py). Every other provider goes through ``litellm.completion``.
-Both paths retry the same faults the same way, and provider_errors.explain words their errors alike.
+Both paths retry the same faults the same way, and provider_errors.explain words their errors alike, and both
+cap what they read the same way (limits.py; litellm parses the bytes itself, so its path counts chunks instead).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +25,7 @@ from . import model_map
 from .base import CallParams, Delta, ToolCallAssembler, Usage
 from .endpoints import KEY_HINT, OPENAI_COMPATIBLE, Route, fast_provider, route
 from .faults import kind_of
+from .limits import Meter, check_calls, limits_for
 from .litellm_loader import get_litellm
 from .openai_stream import OpenAIStream
 from .pool import POOL
@@ -166,7 +169,8 @@ class LiteLLMBackend:
         try:
             sent = self.route()
             body = self._request_body(messages, params)
-            yield from self._fast.stream(sent.url, body, sent.headers(), params.timeout)
+            yield from self._fast.stream(sent.url, body, sent.headers(), params.timeout,
+                                         limits_for(params.max_tokens))
         except Exception as exc:  # KeyboardInterrupt is not an Exception: interrupts pass through untouched
             raise explain(exc, self.name, api_base=self.api_base, route=sent) from None
 
@@ -203,28 +207,40 @@ class LiteLLMBackend:
         finish = None
         started = False
         attempt = 0
-        calls = ToolCallAssembler()
+        meter = Meter(limits_for(params.max_tokens))
+        calls = ToolCallAssembler(meter.limits.calls)
         kwargs = self._completion_kwargs(messages, params)
         budget = Budget(params.timeout) if params.timeout else None
         while True:
             if budget is not None:
                 kwargs["timeout"] = budget.left()
             try:
-                for chunk in litellm.completion(**kwargs):
-                    if getattr(chunk, "usage", None):
-                        u = chunk.usage
-                        usage = Usage(u.prompt_tokens or 0, u.completion_tokens or 0, exact=True)
-                    for choice in chunk.choices or ():
-                        finish = choice.finish_reason or finish
-                        text = getattr(choice.delta, "content", None)
-                        if text:
-                            started = True
-                            yield Delta(text=text)
-                        fragments = getattr(choice.delta, "tool_calls", None)
-                        if fragments:
-                            started = True
-                            calls.add(fragments)
+                chunks = litellm.completion(**kwargs)
+                try:
+                    for chunk in chunks:
+                        meter.chunk()
+                        if getattr(chunk, "usage", None):
+                            u = chunk.usage
+                            usage = Usage(u.prompt_tokens or 0, u.completion_tokens or 0, exact=True)
+                        for choice in chunk.choices or ():
+                            finish = choice.finish_reason or finish
+                            text = getattr(choice.delta, "content", None)
+                            if text:
+                                started = True
+                                kept = meter.text(text)
+                                if kept:
+                                    yield Delta(text=kept)
+                                if meter.full:
+                                    raise meter.over_answer()
+                            fragments = getattr(choice.delta, "tool_calls", None)
+                            if fragments:
+                                started = True
+                                meter.arguments(calls.add(fragments), calls.largest, calls.count)
+                finally:
+                    _close(chunks)  # past a cap, or interrupted: the connection is not read any further
                 break
+            except BrokenStream as exc:  # a cap (limits.py): the text that fit is shown; never retried
+                raise explain(exc, self.name, api_base=self.api_base, route=self._litellm_route()) from None
             except Exception as exc:  # KeyboardInterrupt is not an Exception: interrupts pass through untouched
                 if started:  # text is already on screen: report a broken stream, never retry
                     kind = "stalled" if kind_of(exc) == "timeout" else "cut"
@@ -234,8 +250,11 @@ class LiteLLMBackend:
                     raise explain(exc, self.name, api_base=self.api_base, route=self._litellm_route()) from None
                 attempt += 1
                 self._sleep(delay)
-        yield Delta(usage=usage or Usage(exact=False), finish_reason=finish or "stop",
-                    tool_calls=calls.calls() or None)
+        try:
+            checked = check_calls(calls.calls())
+        except BrokenStream as exc:
+            raise explain(exc, self.name, api_base=self.api_base, route=self._litellm_route()) from None
+        yield Delta(usage=usage or Usage(exact=False), finish_reason=finish or "stop", tool_calls=checked or None)
 
     def _litellm_route(self) -> Route:
         """Where litellm sent the request, and whose key: the named one, none (NO_KEY) to a server given with
@@ -269,3 +288,12 @@ class LiteLLMBackend:
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "label": self.label, "provider": self.provider, "api_base": self.api_base,
                 "streaming": "httpx" if self._fast is not None else "litellm"}
+
+
+def _close(chunks: Any) -> None:
+    """Close litellm's stream wrapper's response: its provider stream (an SDK Stream or an httpx response)."""
+    for target in (getattr(chunks, "completion_stream", None), getattr(chunks, "response", None)):
+        close = getattr(target, "close", None)
+        if callable(close):
+            with contextlib.suppress(Exception):  # best effort: the answer is already decided
+                close()

@@ -12,6 +12,11 @@ server's Retry-After; never 4xx, and never once the stream has started (the user
 The cell's timeout is one budget for the wait before the first byte, retries and backoff included, so
 ``--timeout 2`` gives up after about 2 s, not after three attempts of 2 s each; once text flows, it bounds
 each pause in the stream (a retry's stream gets what was left of the budget).
+
+What a server sends is capped (limits.py): the answer's text, each tool call's arguments, one line, the whole
+body. Past a cap the loop stops reading, the response is closed, and the text that fit is kept before the
+BrokenStream of kind "oversized". A line's start is kept as a list of reads until its newline comes, so a line
+that never ends costs one copy, not one per read, and is cut at the line cap.
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ from typing import Any
 
 import httpx
 
-from .base import Delta, ToolCall, ToolCallAssembler, Usage
+from .base import Delta, ToolCallAssembler, Usage
 from .faults import ProviderFault, status_fault
+from .limits import ERROR_BODY_BYTES, Limits, Meter, check_calls, limits_for
+from .limits import loads as bounded_loads
 from .pool import finish_body
 from .provider_errors import RETRY_STATUSES, BrokenStream, Budget, next_retry
 from .proxy_faults import reported_cost
@@ -81,16 +88,21 @@ class OpenAIStream:
             self._client.close()
             self._client = None
 
-    def stream(self, url: str, body: dict[str, Any], headers: dict[str, str], timeout: float) -> Iterator[Delta]:
+    def stream(self, url: str, body: dict[str, Any], headers: dict[str, str], timeout: float,
+               limits: Limits | None = None) -> Iterator[Delta]:
         """Text deltas, then one final Delta with usage and finish_reason. Raises ProviderFault or BrokenStream;
-        KeyboardInterrupt passes through and closes the connection."""
+        KeyboardInterrupt passes through and closes the connection. ``limits``: the caps on what is read, by
+        default those for the body's answer-token cap (limits.py)."""
+        if limits is None:
+            limits = limits_for(body.get("max_completion_tokens") or body.get("max_tokens"))
+        meter = Meter(limits)
         response, pause = self._open(url, body, headers, timeout)
         cost = reported_cost(response.headers)  # a LiteLLM proxy's own figure, when it sends one
         try:
             if response.headers.get("content-type", "").startswith("application/json"):
-                deltas = self._whole(response)  # a server that ignored "stream": one JSON completion
+                deltas = self._whole(response, meter)  # a server that ignored "stream": one JSON completion
             else:
-                deltas = self._events(response, pause)
+                deltas = self._events(response, pause, meter)
             for delta in deltas:
                 if delta.usage is not None and cost is not None:
                     delta.usage.cost = cost
@@ -127,7 +139,7 @@ class OpenAIStream:
                 if response.status_code < 400:
                     return response, left
                 try:
-                    data = response.read()
+                    data = _head(response, ERROR_BODY_BYTES)  # its message is in the first lines
                 except httpx.HTTPError:
                     data = b""
                 finally:
@@ -143,19 +155,31 @@ class OpenAIStream:
             self._sleep(delay)
 
     # -- the hot loop ----------------------------------------------------------------------------------------
-    def _events(self, response: httpx.Response, timeout: float) -> Iterator[Delta]:
+    def _events(self, response: httpx.Response, timeout: float, meter: Meter) -> Iterator[Delta]:
         """Parse SSE ``data:`` lines; one Delta per network read, so a burst costs one yield, not hundreds."""
         usage: Usage | None = None
         finish: str | None = None
         calls: ToolCallAssembler | None = None  # created on the first tool_calls fragment
         done = False
-        pending = b""
+        pending: list[bytes] = []  # the reads of a line whose newline has not come yet
+        waiting = 0  # their bytes
+        line_cap = meter.limits.line_bytes
         loads = json.loads
         blocks = response.iter_bytes()
         try:
             for block in blocks:
-                lines = (pending + block).split(b"\n") if pending else block.split(b"\n")
-                pending = lines.pop()
+                meter.read(len(block))
+                if b"\n" not in block:
+                    pending.append(block)
+                    waiting += len(block)
+                    meter.line(waiting, "a line")
+                    continue
+                if pending:
+                    pending.append(block)
+                    block = b"".join(pending)
+                lines = block.split(b"\n")
+                tail = lines.pop()
+                pending, waiting = ([tail], len(tail)) if tail else ([], 0)
                 texts: list[str] = []
                 try:
                     for line in lines:
@@ -165,10 +189,14 @@ class OpenAIStream:
                         if payload == b"[DONE]":
                             done = True
                             break
+                        if len(payload) > line_cap:
+                            meter.line(len(payload), "a line")
                         try:
                             chunk = loads(payload)
                         except ValueError:
                             raise BrokenStream("malformed", "sent a chunk that is not valid JSON") from None
+                        except RecursionError:
+                            raise BrokenStream("malformed", "sent a chunk nested too deeply to parse") from None
                         if not isinstance(chunk, dict):
                             raise BrokenStream("malformed", "sent a chunk that is not a JSON object")
                         if chunk.get("error"):
@@ -179,17 +207,24 @@ class OpenAIStream:
                             delta = choice.get("delta")
                             text = delta.get("content") if delta else None
                             if text:
-                                texts.append(text)
+                                if not isinstance(text, str):
+                                    raise TypeError("content is not text")
+                                texts.append(meter.text(text))
+                                if meter.full:
+                                    raise meter.over_answer()
                             if delta and delta.get("tool_calls"):
-                                calls = calls or ToolCallAssembler()
-                                calls.add(delta["tool_calls"])
+                                if calls is None:
+                                    calls = ToolCallAssembler(meter.limits.calls)
+                                added = calls.add(delta["tool_calls"])
+                                meter.arguments(added, calls.largest, calls.count)
                             finish = choice.get("finish_reason") or finish
                         if chunk.get("usage"):
                             usage = _usage(chunk["usage"])
                 except Exception as exc:
                     if texts:  # what arrived before the bad line is part of the partial answer too
                         yield Delta(text="".join(texts))
-                    if isinstance(exc, AttributeError | TypeError | IndexError):  # JSON, but the wrong shape
+                    if isinstance(exc, AttributeError | TypeError | IndexError | ValueError | KeyError):
+                        # JSON, but the wrong shape
                         raise BrokenStream("malformed", "sent a chunk that is not a chat completion chunk") from None
                     raise
                 if texts:
@@ -203,32 +238,66 @@ class OpenAIStream:
             raise BrokenStream("cut", "closed the connection in the middle of the answer") from None
         if not done and finish is None:  # a clean end after a finish_reason is fine; silence before it is not
             raise BrokenStream("cut", "ended the stream before the answer was complete")
-        yield Delta(usage=usage or Usage(exact=False), finish_reason=finish or "stop",
-                    tool_calls=calls.calls() if calls else None)
+        yield Delta(usage=usage or Usage(exact=False), finish_reason=_finish(finish),
+                    tool_calls=check_calls(calls.calls()) or None if calls else None)
 
-    def _whole(self, response: httpx.Response) -> Iterator[Delta]:
+    def _whole(self, response: httpx.Response, meter: Meter) -> Iterator[Delta]:
+        """One JSON completion, read up to the line cap (it is one line of JSON), checked before any is shown."""
+        data = _head(response, meter.limits.line_bytes + 1)
+        meter.line(len(data), "a JSON completion")
+        calls = ToolCallAssembler(meter.limits.calls)
         try:
-            data = json.loads(response.read())
-            message = data["choices"][0]["message"]
-        except (ValueError, KeyError, IndexError, TypeError):
+            whole = bounded_loads(data)
+            choice = whole["choices"][0]
+            message = choice["message"]
+            text = message.get("content") or ""
+            if not isinstance(text, str):
+                raise TypeError("content is not text")
+            added = calls.add([{**call, "index": n} for n, call in enumerate(message.get("tool_calls") or [])])
+            usage = _usage(whole["usage"]) if whole.get("usage") else Usage(exact=False)
+            finish = _finish(choice.get("finish_reason"))
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             raise BrokenStream("malformed", "answered with JSON that is not a chat completion") from None
-        if message.get("content"):
-            yield Delta(text=message["content"])
-        usage = _usage(data["usage"]) if data.get("usage") else Usage(exact=False)
-        calls = [ToolCall(c.get("id") or f"call_{n}", c["function"]["name"], c["function"].get("arguments") or "")
-                 for n, c in enumerate(message.get("tool_calls") or [])]
-        yield Delta(usage=usage, finish_reason=data["choices"][0].get("finish_reason") or "stop",
-                    tool_calls=calls or None)
+        kept = meter.text(text)
+        if kept:
+            yield Delta(text=kept)
+        if meter.full:
+            raise meter.over_answer()
+        meter.arguments(added, calls.largest, calls.count)
+        yield Delta(usage=usage, finish_reason=finish, tool_calls=check_calls(calls.calls()) or None)
 
     def _stream_error(self, error: Any, response: httpx.Response) -> Exception:
         """An error event inside a 200 stream (vLLM and LiteLLM proxies send these): same types as a status."""
-        body = json.dumps({"error": error}).encode()
+        try:
+            body = json.dumps({"error": error}).encode()
+        except (ValueError, RecursionError):  # nested past the encoder's depth: its words are lost anyway
+            body = b'{"error": "an error event the kernel could not read"}'
         code = error.get("code") if isinstance(error, dict) else None
-        status = int(code) if isinstance(code, int | str) and str(code).isdigit() else 500
+        status = int(code) if isinstance(code, int | str) and str(code).isdigit() and len(str(code)) == 3 else 500
         return status_fault(status, body, response.headers)
 
 
 def _usage(raw: Any) -> Usage:
     if not isinstance(raw, dict):
         return Usage(exact=False)
-    return Usage(int(raw.get("prompt_tokens") or 0), int(raw.get("completion_tokens") or 0), exact=True)
+    prompt, completion = raw.get("prompt_tokens"), raw.get("completion_tokens")
+    if not all(isinstance(n, int) and 0 <= n < 2**53 for n in (prompt or 0, completion or 0)):
+        return Usage(exact=False)  # counts that are not counts: estimated instead, the answer stands
+    return Usage(prompt or 0, completion or 0, exact=True)
+
+
+def _finish(reason: Any) -> str:
+    """The finish_reason as text: a server's own word, cut to a word's length (it reaches the footer and %ps)."""
+    return reason[:40] if isinstance(reason, str) and reason else "stop"
+
+
+def _head(response: httpx.Response, limit: int) -> bytes:
+    """At most ``limit`` bytes of the body: reading stops there (the caller closes the response)."""
+    pieces: list[bytes] = []
+    total = 0
+    for block in response.iter_bytes():
+        pieces.append(block)
+        total += len(block)
+        if total >= limit:
+            break
+    return b"".join(pieces)[:limit]

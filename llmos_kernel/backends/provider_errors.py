@@ -163,6 +163,10 @@ _BROKEN_HINTS = {
     "stalled": "The partial answer is shown but not kept in memory; run the cell again, or raise the timeout "
     "(%%prompt --timeout S).",
     "malformed": "The server or a proxy in between mangled the stream; run the cell again.",
+    # limits.py: the caps, and the environment variables that set them
+    "oversized": "The part that fits is shown but not kept in memory. The caps count characters: --max-tokens N "
+    "lowers the answer's to 32 x N (at least 64 Ki); LLMOS_MAX_ANSWER_CHARS and LLMOS_MAX_ARGUMENT_CHARS in the "
+    "kernel's environment set the ceilings.",
 }
 
 

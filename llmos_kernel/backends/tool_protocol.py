@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from .base import ToolCall
+from .limits import nested_deeper
 
 _TAGGED = re.compile(r"<tool_call>\s*(\{.*?\})\s*</tool_call>", re.DOTALL)
 
@@ -54,7 +55,7 @@ def with_tools(messages: list[dict[str, Any]], definitions: list[dict[str, Any]]
 def _loads(text: Any) -> Any:
     try:
         return json.loads(text or "{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         return text
 
 
@@ -67,6 +68,8 @@ def parse_calls(text: str, known: set[str]) -> list[ToolCall]:
     candidates = tagged or [stripped.removeprefix("```json").removeprefix("```").removesuffix("```").strip()]
     calls: list[ToolCall] = []
     for n, candidate in enumerate(candidates):
+        if nested_deeper(candidate):  # limits.py: no call nests past the cap, whichever path it came by
+            return []
         try:
             data = json.loads(candidate)
         except ValueError:

@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+from llmos_kernel.backends.limits import RESULT_CHARS, cut
 from llmos_kernel.errors import UserFacingError
 from llmos_kernel.redact import is_secret, redact, redact_url, secret_values
 
@@ -303,7 +304,9 @@ async def call(server: Link, tool: str, arguments: dict, timeout: float) -> MCPR
         return MCPResult(redact(str(exc), server.secrets()), True)
     except Exception as exc:  # noqa: BLE001 - a malformed answer: one line, not a traceback of the SDK
         raise MCPError(f"{server.name}.{tool} failed: {redact(_describe(exc, server), server.secrets())}") from None
-    return MCPResult(redact(result_text(result), server.secrets()), bool(result.is_error))
+    # Cut before it is masked and kept (limits.py): a server may answer with any amount; the loop cuts it again.
+    text = cut(result_text(result), RESULT_CHARS, "the server's result")
+    return MCPResult(redact(text, server.secrets()), bool(result.is_error))
 
 
 def _describe(exc: BaseException, server: Link) -> str:

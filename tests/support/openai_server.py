@@ -20,6 +20,10 @@ As a subprocess (the first stdout line is the base URL)::
     -> http://127.0.0.1:PORT/v1
 
 and drive it with ``POST /_control``, ``GET /_requests`` and ``GET /_attempts``.
+
+Raw replies (``queue_raw``) write whatever bytes a test gives, with any status and content type, as a server that
+does not speak the protocol, or speaks too much of it: invalid SSE, binary, a line with no end, a 64 MB answer to
+``max_tokens: 8``, an endless stream. What it wrote and when it stopped are on the returned ``RawReply``.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["FAULTS", "MODELS", "OpenAIServer", "estimate_prompt_tokens", "split_words"]
+__all__ = ["FAULTS", "MODELS", "OpenAIServer", "RawReply", "estimate_prompt_tokens", "split_words"]
 
 # Names are part of the contract with the tests; keep them exactly as documented.
 FAULTS: tuple[str, ...] = (
@@ -142,6 +146,35 @@ class _Fault:
     kw: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class RawReply:
+    """A reply written byte for byte: ``head``, then ``body`` ``repeat`` times (None: until the client hangs up or
+    the server stops), then ``tail``. ``framing``: "chunked" (as SSE is sent), "length" (Content-Length) or
+    "close" (the body ends when the connection closes). ``chunk_delay`` seconds pass between repeats.
+
+    Read by tests: ``written`` (bytes of the body sent so far), ``ended`` (set when the writing stopped) and
+    ``hung_up`` (True when the client closed the connection before the reply was complete)."""
+
+    body: bytes = b""
+    head: bytes = b""
+    tail: bytes = b""
+    repeat: int | None = 1
+    content_type: str = "text/event-stream"
+    status: int = 200
+    framing: str = "chunked"
+    chunk_delay: float = 0.0
+    written: int = 0
+    hung_up: bool = False
+    ended: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def size(self) -> int | None:
+        """The whole body's bytes, or None for an endless one."""
+        if self.repeat is None:
+            return None
+        return len(self.head) + len(self.body) * self.repeat + len(self.tail)
+
+
 class _HTTPServer(ThreadingHTTPServer):
     # Daemon handler threads and no join on close: stop() must return even while a handler is stuck in
     # a "hang" or blocked writing to a client that stopped reading.
@@ -173,7 +206,7 @@ class OpenAIServer:
 
     Settings (also changeable while running): ``chunk_delay`` (seconds between streamed chunks),
     ``default_delay`` (seconds before any chat response starts), ``model_delays`` (per requested model name,
-    instead of ``default_delay``), ``require_key``.
+    instead of ``default_delay``), ``require_key``, ``response_headers`` (added to every streamed reply).
     """
 
     def __init__(
@@ -197,7 +230,8 @@ class OpenAIServer:
         self.in_flight = 0
         self.max_in_flight = 0
         self.model_delays: dict[str, float] = {}
-        self._queue: list[_Reply | _Fault] = []
+        self.response_headers: dict[str, str] = {}  # sent with every streamed chat reply (a Set-Cookie, say)
+        self._queue: list[_Reply | _Fault | RawReply] = []
         self._always: _Fault | None = None
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -329,6 +363,20 @@ class OpenAIServer:
             self._queue.append(reply)
         return sent
 
+    def queue_raw(self, body: bytes = b"", **kw: Any) -> RawReply:
+        """Queue a reply written byte for byte (see RawReply for ``head``, ``tail``, ``repeat``, ``content_type``,
+        ``status``, ``framing`` and ``chunk_delay``); the returned RawReply says what was written."""
+        if kw.get("framing", "chunked") not in ("chunked", "length", "close"):
+            raise ValueError("framing must be chunked, length or close")
+        raw = RawReply(body, **kw)
+        if raw.repeat is None and not raw.body:
+            raise ValueError("an endless reply needs a body to repeat")
+        if raw.framing == "length" and raw.repeat is None:
+            raise ValueError("an endless reply has no length")
+        with self._lock:
+            self._queue.append(raw)
+        return raw
+
     def queue_fault(self, fault: str, **kw: Any) -> None:
         """Queue a fault for the next request (FIFO with replies). See ``_Handler`` for each fault's kw."""
         with self._lock:
@@ -375,7 +423,7 @@ class OpenAIServer:
             self.in_flight += change
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
 
-    def _next(self) -> _Reply | _Fault | None:
+    def _next(self) -> _Reply | _Fault | RawReply | None:
         with self._lock:
             if self._always is not None:
                 return self._always
@@ -397,6 +445,7 @@ class OpenAIServer:
             "chunk_delay",
             "default_delay",
             "require_key",
+            "queue_raw",
         }
         unknown = set(cmd) - known
         if unknown:
@@ -425,6 +474,10 @@ class OpenAIServer:
             else:
                 spec = dict(spec)
                 self.queue_reply(spec.pop("text", ""), **spec)
+        for spec in _as_list(cmd.get("queue_raw")):
+            # Bytes travel as latin-1 text in JSON: every byte value is one character.
+            spec = {k: v.encode("latin-1") if k in ("body", "head", "tail") else v for k, v in dict(spec).items()}
+            self.queue_raw(**spec)
         for spec in _as_list(cmd.get("queue_fault")):
             if isinstance(spec, str):
                 self.queue_fault(spec)
@@ -640,6 +693,9 @@ class _Handler(BaseHTTPRequestHandler):
 
         item = owner._next()
         stream = bool(body.get("stream"))
+        if isinstance(item, RawReply):
+            entry["outcome"] = "raw"
+            return self._raw(item)
         if isinstance(item, _Fault):
             entry["outcome"] = item.name
             if not self._sleep(item.kw.get("delay", owner.default_delay)):
@@ -704,6 +760,8 @@ class _Handler(BaseHTTPRequestHandler):
         # for the client (with Connection: close + EOF framing a "cut" would look like a clean end).
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("x-request-id", f"req_test{self._attempt:08d}")
+        for name, value in self.owner.response_headers.items():
+            self.send_header(name, value)
         self.end_headers()
 
     def _write_chunk(self, data: bytes) -> None:
@@ -776,6 +834,48 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._drop()
             self._write_chunk(event)
         self._end_stream()
+
+    def _raw(self, raw: RawReply) -> None:
+        """Write a RawReply; a client that hangs up ends it (``hung_up``), as does stop()."""
+        self.send_response(raw.status)
+        self.send_header("Content-Type", raw.content_type)
+        if raw.framing == "chunked":
+            self.send_header("Transfer-Encoding", "chunked")
+        elif raw.framing == "length":
+            self.send_header("Content-Length", str(raw.size))
+        else:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+
+        def write(data: bytes) -> None:
+            if not data:
+                return  # an empty HTTP chunk would end the body
+            if raw.framing == "chunked":
+                self._write_chunk(data)
+            else:
+                self.wfile.write(data)
+            raw.written += len(data)
+
+        try:
+            write(raw.head)
+            done = 0
+            while raw.repeat is None or done < raw.repeat:
+                if done and raw.chunk_delay and not self._sleep(raw.chunk_delay):
+                    return self._drop()
+                if self.owner._stopping.is_set():
+                    return self._drop()
+                write(raw.body)
+                done += 1
+            write(raw.tail)
+            if raw.framing == "chunked":
+                self._end_stream()
+            self.wfile.flush()
+        except OSError:
+            raw.hung_up = True
+            self._drop()
+        finally:
+            raw.ended.set()
 
     # ----------------------------------------------------------------- faults
 
