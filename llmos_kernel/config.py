@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from .backends.registry import ModelSpec, is_embedded
+from .files import RefusedFile, read_regular
 from .trust import TrustStore, digest
 from .validate import AliasSettings, CallSettings, MemorySettings, Settings, ToolSettings, check
 
@@ -148,12 +149,13 @@ def load_config(notebook_dir: Path | None = None, trust: TrustStore | None = Non
 def read_file(path: Path, kind: str, trust: TrustStore) -> ConfigFile | None:
     """Parse one file (None when there is none); for a project file, decide trust on the very bytes parsed."""
     try:
-        if path.stat().st_size > MAX_BYTES:
-            return ConfigFile(path, kind, kind == "yours", problems=[f"Larger than {MAX_BYTES:,} bytes, so not read;"
-                                                                      " its settings do not apply."])
-        raw = path.read_bytes()
+        # A regular file of at most MAX_BYTES, checked on the open file: a repository's llmos.toml that links to
+        # /dev/zero or is a FIFO would otherwise hang or exhaust the kernel at start (issue 21).
+        raw = read_regular(path, MAX_BYTES)
     except FileNotFoundError:
         return None
+    except RefusedFile as exc:
+        return ConfigFile(path, kind, kind == "yours", problems=[f"Not read: {exc}. Its settings do not apply."])
     except OSError as exc:
         return ConfigFile(path, kind, kind == "yours", problems=[f"Could not be read ({exc}); its settings do not"
                                                                   " apply."])

@@ -21,6 +21,7 @@ SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH", re
 KEY_SHAPE = re.compile(r"(sk-[A-Za-z0-9_\-*]{6,}|AIza[0-9A-Za-z_\-]{10,}|Bearer\s+\S+)")
 # scheme://user:password@host: the credentials part, up to the "@" that ends it.
 URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s@:]+:[^/\s@]*@")
+URL_USERINFO = re.compile(r"(?<=://)[^/\s@]+@")  # in a URL known to be one: any user part is a credential
 MIN_SECRET_CHARS = 8  # shorter values ("1", "yes") would redact ordinary words
 
 _key_variables: set[str] = set()
@@ -47,8 +48,8 @@ def is_secret(name: str, value: str) -> bool:
 
 
 def redact_url(url: str) -> str:
-    """``url`` without the password of a ``user:password@`` part."""
-    return URL_CREDENTIALS.sub(MARK + "@", url)
+    """``url`` without its ``user:password@`` part, or a lone ``token@`` (a key passed as the user name)."""
+    return URL_USERINFO.sub(MARK + "@", url)
 
 
 def redact(text: str, secrets: list[str] | None = None, mark: str = MARK) -> str:

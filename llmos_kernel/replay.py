@@ -29,6 +29,7 @@ from typing import Any
 
 from .backends.base import CallParams, Delta, Usage
 from .errors import UserFacingError
+from .files import ExistingFile, read_regular, write_new
 from .redact import secret_values
 from .sending import Admission, Request, Sent
 from .store import Store, scrub
@@ -36,6 +37,7 @@ from .store import Store, scrub
 MODES = ("off", "on", "only")
 REPLAY_ENV = "LLMOS_REPLAY"
 EXPORT_KIND = "llmos-recording"
+MAX_IMPORT_BYTES = 512_000_000  # a recordings file is read whole: a bound, not a limit anyone meets
 
 
 class ReplayMissing(UserFacingError):
@@ -131,23 +133,29 @@ class Recordings:
             rows = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM recordings ORDER BY created, digest").fetchall()
         return [_recording(row) for row in rows]
 
-    def export(self, path: Path) -> int:
-        """Write every recording as one JSON object a line; returns how many."""
+    def export(self, path: Path, force: bool = False) -> int:
+        """Write every recording as one JSON object a line; returns how many. A new file, never through a
+        symbolic link; an existing one only with ``force`` (files.py)."""
         recordings = self.all()
-        with open(path, "w", encoding="utf-8") as f:
-            for recording in recordings:
-                f.write(json.dumps({"kind": EXPORT_KIND, **asdict(recording)}, ensure_ascii=False) + "\n")
+        text = "".join(json.dumps({"kind": EXPORT_KIND, **asdict(recording)}, ensure_ascii=False) + "\n"
+                       for recording in recordings)
+        try:
+            write_new(path, text, force=force)
+        except ExistingFile as exc:
+            raise BadRecordings(str(exc), hint=f"%replay export {path} --force replaces it.") from None
+        except OSError as exc:
+            raise BadRecordings(f"could not write {path}: {exc.strerror or exc}") from None
         return len(recordings)
 
     def import_file(self, path: Path) -> int:
-        """Read recordings written by export (all or nothing: a bad line names itself and nothing is kept)."""
+        """Read recordings written by export, all or nothing: every line is checked before any is stored, then
+        all are stored in one transaction; a bad line names itself and nothing is kept."""
         try:
-            lines = Path(path).read_text(encoding="utf-8").splitlines()
+            lines = read_regular(Path(path), MAX_IMPORT_BYTES).decode("utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
-            raise BadRecordings(f"could not read {path}: {exc}") from None
+            raise BadRecordings(f"could not read {path}: {exc}", hint="Nothing was imported.") from None
         parsed = [_parse_line(line, number, path) for number, line in enumerate(lines, 1) if line.strip()]
-        for recording in parsed:
-            self.put(recording)
+        self.put_many(parsed)
         return len(parsed)
 
 
@@ -158,18 +166,29 @@ def _recording(row: tuple) -> Recording:
     return Recording(**values)
 
 
+# What each field of a recordings line must be: a wrong type would otherwise fail half-way through storing.
+_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "digest": ((str,), "a string"), "model": ((str,), "a string"), "answer": ((str,), "a string"),
+    "prompt": ((str,), "a string"), "tokens_in": ((int,), "a whole number"), "tokens_out": ((int,), "a whole number"),
+    "exact": ((bool,), "true or false"), "finish_reason": ((str, type(None)), "a string or null"),
+    "created": ((int, float), "a number"), "tools": ((list,), "a list"),
+}
+_REQUIRED = ("digest", "model", "answer")
+
+
 def _parse_line(line: str, number: int, path: Path) -> Recording:
     try:
         data = json.loads(line)
         if not isinstance(data, dict) or data.get("kind") != EXPORT_KIND:
             raise ValueError(f"not an {EXPORT_KIND} line")
         values = {name: data[name] for name in _COLUMNS if name in data}
-        for name in ("digest", "model", "answer"):
-            if not isinstance(values.get(name), str):
-                raise ValueError(f"{name!r} must be a string")
-        for name in ("tokens_in", "tokens_out"):
-            if not isinstance(values.get(name, 0), int):
-                raise ValueError(f"{name!r} must be a whole number")
+        for name in _REQUIRED:
+            if name not in values:
+                raise ValueError(f"{name!r} is missing")
+        for name, value in values.items():
+            kinds, wanted = _TYPES[name]
+            if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+                raise ValueError(f"{name!r} must be {wanted}")
         values.setdefault("prompt", "")
         values.setdefault("created", time.time())
         return Recording(**values)

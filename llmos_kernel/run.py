@@ -6,10 +6,29 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
 from . import KERNEL_NAME
+
+# Terminal control sequences: CSI (ESC [ ... or the 8-bit CSI), OSC / DCS / APC / PM / SOS strings up to BEL or
+# ST (a window title, a hyperlink, a clipboard write), and two-character ESC sequences.
+_ESCAPES = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+                      r"|(?:\x1b[\]P^_X]|[\x9d\x90\x9e\x9f\x98])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+                      r"|\x1b[ -~]?")
+# Every other control character but newline and tab: a lone \r (which would let text overwrite the line before
+# it), BEL, backspace, DEL and the C1 range, shown as a visible \xNN instead.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` that cannot drive the terminal it is printed to (issue 21): a model's answer, a notebook's cell
+    source and the outputs saved in it are not ours, and an escape in them could retitle the window, clear the
+    screen, hide lines or write to the clipboard. Sequences are removed (tracebacks' colours go with them);
+    other control characters become visible."""
+    text = _ESCAPES.sub("", text.replace("\r\n", "\n"))
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def output_text(output: dict) -> str:
@@ -51,9 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        print(f"\n\x1b[1mIn [{cell.get('execution_count') or ' '}]:\x1b[0m {cell.source}")
+        print(f"\n\x1b[1mIn [{cell.get('execution_count') or ' '}]:\x1b[0m {terminal_safe(cell.source)}")
         for output in cell.get("outputs", []):
-            print(output_text(output).rstrip())
+            print(terminal_safe(output_text(output)).rstrip())
     if args.output:
         nbformat.write(nb, args.output)
     return 1 if failed else 0

@@ -42,9 +42,20 @@ def default_store_path() -> Path:
 
 
 def private_folder(folder: Path) -> None:
-    """Create ``folder`` (and parents) and make it 0700: no other user may list or read what is in it."""
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(folder, 0o700)
+    """Create ``folder`` (and parents) 0700: no other user may list or read what is in it.
+
+    Only a folder created here, or the kernel's own default folder, is made 0700. A folder that already exists
+    and was named by the user ($LLMOS_STORE=~/work/store.db, or /tmp/x.db) keeps its mode: it is theirs, and
+    may be shared on purpose (issue 21). The store file itself is 0600 either way.
+    """
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        if folder == default_store_path().parent:
+            os.chmod(folder, 0o700)  # ours, perhaps made with the umask by an older version: tighten it
+        return
+    os.chmod(folder, 0o700)  # mkdir's mode passes through the umask; 0700 is meant exactly
 
 
 def store_path(configured: str | None = None) -> Path:

@@ -19,7 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .files import read_regular
+
 FILE_NAME = "trusted.json"
+MAX_BYTES = 10_000_000  # a record per trusted file: tens of thousands of them before this is reached
 
 
 def default_trust_path() -> Path:
@@ -75,7 +78,7 @@ class TrustStore:
             self.problem = f"{self.path} is writable by others or not yours, so none of its records are believed"
             return {}
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = json.loads(read_regular(self.path, MAX_BYTES).decode("utf-8"))
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             self.problem = f"{self.path} is not readable JSON ({exc}); trusting a file again rewrites it"
             return {}

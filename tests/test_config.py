@@ -147,7 +147,7 @@ def test_a_huge_file_is_not_read(folders):
     (notebook / "llmos.toml").write_text("# padding\n" * 200_000)
     config = load_config(notebook, trust)
     (notice,) = config.problems
-    assert "Larger than 1,000,000 bytes" in notice and config.files[0].loaded is False
+    assert "larger than 1,000,000 bytes" in notice and config.files[0].loaded is False
 
 
 def test_what_trust_would_allow_is_shown_without_credentials():

@@ -64,7 +64,7 @@ def host_of(url: str) -> str:
     return f"{host}:{parts.port}" if parts.port else host
 
 
-def _same_endpoint(a: str, b: str) -> bool:
+def same_endpoint(a: str, b: str) -> bool:
     def norm(url: str) -> str:
         url = url.strip().rstrip("/")
         return url[: -len("/chat/completions")] if url.endswith("/chat/completions") else url
@@ -114,7 +114,7 @@ def route(model: str, provider: str, api_base: str | None, api_key_env: str | No
     if not base:
         raise ModelNotFound(f"{model} needs a server address", model=model,
                             hint=f"Use %model {model} --api-base URL (or set {spec.base_vars[0]}).")
-    own_endpoint = any(_same_endpoint(base, b) for b in own)
+    own_endpoint = any(same_endpoint(base, b) for b in own)
     if api_key_env:
         if not os.environ.get(api_key_env):
             raise MissingAPIKey(f"{model} needs the environment variable {api_key_env}, which is not set",

@@ -4,12 +4,17 @@ Every alias on a team's proxy reaches the same host: one client each would open 
 model, and %%compare over three proxy models would pay three handshakes. A shared ``httpx.Client`` keeps its
 connections alive between cells and serves concurrent requests (%%compare's threads) from one pool; httpx
 clients are safe to share between threads. The kernel closes them all at shutdown (kernel.py).
+
+One client serves requests made with different keys (an alias per team member's key on one proxy), so it keeps
+no cookies (issue 21): a ``Set-Cookie`` on an answer to one key's request would otherwise ride along on the
+next key's requests, and a session cookie can stand for the key that earned it. No API we speak needs cookies.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from urllib.parse import urlsplit
 
 import httpx
@@ -17,6 +22,21 @@ import httpx
 # Per endpoint: %%compare's columns and the catalogue's look-ups at once, with room to spare; a proxy's HTTP/1.1
 # connection carries one stream at a time.
 LIMITS = httpx.Limits(max_connections=16, max_keepalive_connections=8, keepalive_expiry=60)
+
+
+class _NoCookies(DefaultCookiePolicy):
+    """A cookie policy that accepts none and returns none."""
+
+    def set_ok(self, cookie: object, request: object) -> bool:
+        return False
+
+    def return_ok(self, cookie: object, request: object) -> bool:
+        return False
+
+
+def new_client() -> httpx.Client:
+    """A client for one endpoint: pooled connections, and a cookie jar that stays empty."""
+    return httpx.Client(limits=LIMITS, cookies=CookieJar(policy=_NoCookies()))
 
 
 def endpoint_of(url: str) -> str:
@@ -36,7 +56,7 @@ class ClientPool:
         with self._lock:
             client = self._clients.get(key)
             if client is None or client.is_closed:
-                client = self._clients[key] = httpx.Client(limits=LIMITS)
+                client = self._clients[key] = new_client()
             return client
 
     def endpoints(self) -> list[str]:

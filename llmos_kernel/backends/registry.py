@@ -9,6 +9,7 @@ from pathlib import Path
 from ..errors import ModelNotFound
 from ..redact import redact_url, register_key_variable
 from .base import Backend
+from .endpoints import host_of, same_endpoint
 from .llamacpp import EMBEDDED_NAME, LlamaCppBackend, embedded_backend
 
 EMBEDDED_ALIASES = {EMBEDDED_NAME, "embedded", "default", "smollm2-135m", "SmolLM2-135M-Instruct"}
@@ -44,6 +45,26 @@ class ModelSpec:
         if self.api_key_env:
             parts.append(f"--api-key-env {self.api_key_env}")
         return " ".join(parts)
+
+
+    def with_options(self, api_base: str | None = None, api_key_env: str | None = None,
+                     window: int | None = None) -> tuple[ModelSpec, str | None]:
+        """This spec with the options given on %model (those win), and a note when a key was left behind.
+
+        A key configured for an alias goes only to the alias's own endpoint (issue 21): ``%model ALIAS
+        --api-base OTHER`` sends no key to OTHER unless ``--api-key-env`` names one for it. Otherwise the
+        alias's key would go to whatever server a cell, a shared notebook or a typo names.
+        """
+        key = api_key_env or self.api_key_env
+        note = None
+        elsewhere = api_base is not None and not (self.api_base and same_endpoint(api_base, self.api_base))
+        if elsewhere and self.api_key_env and not api_key_env:
+            key = None
+            note = (f"{self.api_key_env} is the key of {self.name}'s own endpoint, so it is not sent to "
+                    f"{host_of(api_base or '')}; add --api-key-env VAR to send a key there.")
+        spec = ModelSpec(self.name, api_base if api_base is not None else self.api_base, key,
+                         window if window is not None else self.window)
+        return spec, note
 
 
 def is_embedded(name: str) -> bool:

@@ -54,9 +54,10 @@ class BatchMagics(Magics):
     @magic_arguments()
     @argument("action", nargs="?", choices=("on", "only", "off", "export", "import"), help="mode or file action")
     @argument("path", nargs="?", help="the recordings file (JSON lines) for export and import")
+    @argument("--force", action="store_true", help="export: replace the file if it exists")
     @line_magic
     def replay(self, line: str) -> None:
-        """%replay [on | only | off | export PATH | import PATH] - answer recorded requests from their recording (only: a missing one is an error); move recordings as a file"""
+        """%replay [on | only | off | export PATH [--force] | import PATH] - answer recorded requests from their recording (only: a missing one is an error); move recordings as a file"""
         args = parse(BatchMagics.replay, line)
         book = self.book
         if args.action in ("export", "import"):
@@ -64,7 +65,7 @@ class BatchMagics(Magics):
                 raise BadOptions(f"%replay {args.action} needs a file", hint=f"Usage: %replay {args.action} PATH")
             path = Path(args.path).expanduser()
             if args.action == "export":
-                print(f"exported {book.recordings.export(path)} recordings to {path}")
+                print(f"exported {book.recordings.export(path, force=args.force)} recordings to {path}")
             else:
                 print(f"imported {book.recordings.import_file(path)} recordings from {path}")
             return

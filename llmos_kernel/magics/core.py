@@ -5,7 +5,6 @@ Each magic's docstring starts with its usage line; %help is built from those lin
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections import ChainMap
 from collections.abc import Callable
@@ -145,15 +144,16 @@ class LLMOSMagics(Magics):
             spec = self.runtime.spec
             print(f"model: {spec.describe()}")
             return
-        spec = self.runtime.resolve(args.name)  # an alias, or the name itself; options given here win
-        overrides = {"api_base": args.api_base, "api_key_env": args.api_key_env, "window": args.window}
-        spec = dataclasses.replace(spec, **{k: v for k, v in overrides.items() if v is not None})
+        # An alias, or the name itself; options given here win, but an alias's key stays with its own endpoint.
+        spec, key_note = self.runtime.resolve(args.name).with_options(args.api_base, args.api_key_env, args.window)
         moved = self.runtime.switch_model(spec)
         backend = self.runtime.backend
         details = [backend.label, f"window {backend.window():,} tokens", self._cap_text(backend)]
         print(f"model: {spec.describe()} ({', '.join(d for d in details if d)})")
         for line_ in moved:
             print(f"  {line_}")
+        if key_note:
+            print(f"note: {key_note}")
         for note in take_notes(backend):  # e.g. how requests are fitted to a strict chat template
             print(f"note: {note}")
 

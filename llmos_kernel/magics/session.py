@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Unicode
 
 from ..errors import UserFacingError
+from ..files import ExistingFile, RefusedFile, write_new
 from ..runtime import Runtime
 from ..session import Session
 from ..store import CellRecord, scrub, store_path
@@ -142,14 +144,17 @@ class SessionMagics(Magics):
         fmt = EXPORT_FORMATS.get(path.suffix.lower())
         if fmt is None:
             raise UserFacingError(f"cannot tell the format of {path.name!r}", hint="Use a .md or .json file name.")
-        if path.exists() and not args.force:
+        if os.path.lexists(path) and not path.is_symlink() and not args.force:  # before the transcript is built
             raise UserFacingError(f"{path} exists and was left as it is", hint=f"%export {raw} --force replaces it.")
         session = self.session
         store = session.require_store()
         cells = store.cells(session.flush())
         text = transcript_markdown(session.key, cells) if fmt == "markdown" else transcript_json(session.key, cells)
-        try:
-            path.write_text(scrub(text), encoding="utf-8")
+        try:  # never through a symbolic link, never over a file without --force (files.py)
+            write_new(path, scrub(text), force=args.force)
+        except RefusedFile as exc:
+            hint = f"%export {raw} --force replaces it." if isinstance(exc, ExistingFile) else None
+            raise UserFacingError(str(exc), hint=hint) from None
         except OSError as exc:
             raise UserFacingError(f"could not write {path}: {exc.strerror or exc}") from None
         print(f"exported {len(cells)} cells to {path} ({fmt})")

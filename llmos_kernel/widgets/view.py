@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
+
+from ..backends.endpoints import host_of
 
 # Segment kinds in the order a request is laid out (memory.segments.Kind); the legend follows it.
 KINDS = ("system", "tools", "pinned", "summary", "recalled", "history", "tool", "prompt")
@@ -299,9 +300,8 @@ def model_label(spec: Any) -> str:
     """'name' or 'name @ host' for a ModelSpec: the host tells two servers of the same model apart."""
     name = str(getattr(spec, "name", spec))
     api_base = getattr(spec, "api_base", None)
-    if api_base:
-        host = urlparse(api_base).netloc or api_base
-        return f"{name} @ {host}"
+    if api_base:  # the host only: never the user:password@ an --api-base URL may carry (issue 21)
+        return f"{name} @ {host_of(api_base)}"
     return name
 
 
