@@ -22,7 +22,7 @@ from typing import Any
 _WIRE_NAME = re.compile(r"[^A-Za-z0-9_-]")
 WIRE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what OpenAI accepts as a function name
 USER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")  # a user tool: also its wire name, so no dots
-PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_.-]*)*")
+PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*")  # dotted plain names: mcp.srv.tool
 MAX_PATH = 160
 
 

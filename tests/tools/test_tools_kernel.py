@@ -82,8 +82,8 @@ def test_python_tool_runs_in_the_user_namespace_and_its_result_reaches_the_next_
     ran = json.dumps({"code": "x = 6 * 7\nprint('hi')\nx"})
     assert meta["tools"][0] | {"latency_s": 0, "approval_wait_s": 0} == {
         "id": calls[0]["id"], "tool": "python", "arguments": ran,
-        "sha256": hashlib.sha256(ran.encode()).hexdigest(), "decision": "allow", "approved": "rule", "status": "ok", "latency_s": 0, "approval_wait_s": 0,
-        "truncated": False}
+        "sha256": hashlib.sha256(ran.encode()).hexdigest(), "decision": "allow", "approved": "rule", "status": "ok",
+        "latency_s": 0, "approval_wait_s": 0, "truncated": False}
     shown = run.final_display()["data"]
     assert "llmos-tool-step" in shown["text/markdown"] and "The answer is 42." in shown["text/markdown"]
     ps = k.run("%ps").stdout
