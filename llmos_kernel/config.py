@@ -155,7 +155,7 @@ def read_file(path: Path, kind: str, trust: TrustStore) -> ConfigFile | None:
     except FileNotFoundError:
         return None
     except RefusedFile as exc:
-        return ConfigFile(path, kind, kind == "yours", problems=[f"Not read: {exc}. Its settings do not apply."])
+        return ConfigFile(path, kind, kind == "yours", problems=[f"Not read, since {exc}: its settings do not apply."])
     except OSError as exc:
         return ConfigFile(path, kind, kind == "yours", problems=[f"Could not be read ({exc}); its settings do not"
                                                                   " apply."])

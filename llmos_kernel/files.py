@@ -41,9 +41,9 @@ def read_regular(path: Path, max_bytes: int) -> bytes:
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise RefusedFile(f"it is {kind_of(info.st_mode)}, not a regular file, so it was not read")
+            raise RefusedFile(f"it is {kind_of(info.st_mode)}, not a regular file")
         if info.st_size > max_bytes:
-            raise RefusedFile(f"it is larger than {max_bytes:,} bytes, so it was not read")
+            raise RefusedFile(f"it is larger than {max_bytes:,} bytes")
         chunks, size = [], 0
         while size <= max_bytes:  # the file may grow after fstat: stop at the cap whatever it says
             chunk = os.read(fd, min(1 << 20, max_bytes + 1 - size))
@@ -52,7 +52,7 @@ def read_regular(path: Path, max_bytes: int) -> bytes:
             chunks.append(chunk)
             size += len(chunk)
         if size > max_bytes:
-            raise RefusedFile(f"it is larger than {max_bytes:,} bytes, so it was not read")
+            raise RefusedFile(f"it is larger than {max_bytes:,} bytes")
         return b"".join(chunks)
     finally:
         os.close(fd)
