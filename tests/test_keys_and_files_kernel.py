@@ -181,11 +181,13 @@ def test_a_hostile_project_config_leaves_the_kernel_alive_and_says_why(tmp_path,
     why = make(tmp_path)
     with KernelSession(env=clean_env(), cwd=str(tmp_path)) as k:
         run = ok(k.run("%config"))
+        trust = k.run("%config trust")  # trusting it reads it again: the same refusal, as a clear error
         again = ok(k.run("%config"))
         assert k.alive()
     text = run.all_text()
     assert "llmos.toml" in text and why in text and "do not apply" in text, text
     assert "Traceback" not in text and again.status == "ok"
+    assert trust.status == "error" and why in trust.error_text and "Traceback" not in trust.error_text
 
 
 # -- 6. $LLMOS_STORE does not chmod the user's folder -----------------------------------------------------------
