@@ -95,6 +95,9 @@ def tool_calling(backend: Any) -> str:
     return str(getattr(backend, "tool_calling", "native"))
 
 
+MAX_NAME = 1024  # characters of a tool call's id or name kept (OpenAI allows 64 for a name)
+
+
 class ToolCallAssembler:
     """Builds whole tool calls from streamed ``tool_calls`` deltas (OpenAI's format, which litellm keeps):
     the first fragment of a call carries its index, id and name, the next ones pieces of its arguments;
@@ -116,7 +119,7 @@ class ToolCallAssembler:
         return len(self._calls)
 
     def add(self, fragments: Any) -> int:
-        """Take a chunk's fragments; returns how many characters of arguments they added."""
+        """Take a chunk's fragments; returns how many characters they added (arguments, ids and names)."""
         added = 0
         if not isinstance(fragments, list | tuple):
             raise TypeError(f"tool_calls is {type(fragments).__name__}, not a list")
@@ -129,8 +132,12 @@ class ToolCallAssembler:
             function = get("function") or {}
             fget = function.get if isinstance(function, dict) else lambda k, f=function: getattr(f, k, None)
             call = self._calls.setdefault(index, ToolCall(id="", name=""))
-            call.id = _text(get("id")) or call.id
-            call.name = _text(fget("name")) or call.name
+            # An id or name longer than any real one is cut (a name so long matches no tool anyway); counted as
+            # answer text all the same.
+            ident, name = _text(get("id")), _text(fget("name"))
+            call.id = ident[:MAX_NAME] or call.id
+            call.name = name[:MAX_NAME] or call.name
+            added += len(ident) + len(name)
             piece = _text(fget("arguments"))
             if piece:
                 self._pieces.setdefault(index, []).append(piece)
