@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .backends.endpoints import PROVIDERS, Route, fast_provider, host_of, route
+from .backends.limits import head, loads
 from .backends.registry import ModelSpec
 from .errors import UserFacingError
 
 LOOKUP_TIMEOUT = 3.0  # seconds for one endpoint's answer: %models must not hang on a dead server
+LISTING_BYTES = 16 * 1024 * 1024  # a listing of hundreds of models is a few MB; past this, reading stops
 TTL = 300.0  # seconds a listing is trusted before the next use asks again
 # Where a model's window is in a /models entry, by server: vLLM, OpenRouter-style, LiteLLM, llama.cpp.
 _WINDOW_KEYS = ("max_model_len", "context_length", "context_window", "max_input_tokens")
@@ -78,11 +80,11 @@ def fetch(r: Route) -> Listing:
     listing = Listing(base, r.provider, r.key_var)
     client = POOL.client_for(base)
     try:
-        response = client.get(base + "/models", headers=r.headers(), timeout=LOOKUP_TIMEOUT)
-        if response.status_code >= 400:
-            listing.error = f"answered {response.status_code} to GET /models"
+        status, data = _get_json(client, base + "/models", r.headers())
+        if status >= 400:
+            listing.error = f"answered {status} to GET /models"
             return listing
-        for entry in response.json().get("data", []):
+        for entry in data.get("data", []):
             if isinstance(entry, dict) and isinstance(entry.get("id"), str):
                 window = _window(entry)
                 listing.offers[entry["id"]] = Offer(entry["id"], window, "the server" if window else "")
@@ -96,10 +98,10 @@ def fetch(r: Route) -> Listing:
 
 def _add_model_info(client: Any, base: str, r: Route, listing: Listing) -> None:
     """A LiteLLM proxy's /model/info: each model's configured window and prices (other servers answer 404)."""
-    response = client.get(base + "/model/info", headers=r.headers(), timeout=LOOKUP_TIMEOUT)
-    if response.status_code >= 400:
+    status, data = _get_json(client, base + "/model/info", r.headers())
+    if status >= 400:
         return
-    for entry in response.json().get("data", []):
+    for entry in data.get("data", []):
         offer = listing.offers.get(entry.get("model_name", "")) if isinstance(entry, dict) else None
         info = entry.get("model_info") if offer is not None else None
         if not isinstance(info, dict):
@@ -112,6 +114,18 @@ def _add_model_info(client: Any, base: str, r: Route, listing: Listing) -> None:
             value = params.get(key, info.get(key))
             if isinstance(value, int | float):
                 setattr(offer, attr, float(value))
+
+
+def _get_json(client: Any, url: str, headers: dict[str, str]) -> tuple[int, Any]:
+    """(status, parsed body) of a GET, read up to LISTING_BYTES (backends/limits.py): a body too large or nested too
+    deeply raises ValueError, as one that is not JSON does."""
+    with client.stream("GET", url, headers=headers, timeout=LOOKUP_TIMEOUT) as response:
+        if response.status_code >= 400:
+            return response.status_code, None
+        data = head(response, LISTING_BYTES + 1)
+    if len(data) > LISTING_BYTES:
+        raise ValueError("larger than the cap")
+    return response.status_code, loads(data)
 
 
 def listing_for(r: Route, refresh: bool = False) -> Listing:

@@ -162,6 +162,18 @@ class Meter:
                                             f"{self.limits.answer_chars:,} characters; the rest was not read")
 
 
+def head(response: Any, limit: int) -> bytes:
+    """At most ``limit`` bytes of a streamed httpx response's body: reading stops there (the caller closes it)."""
+    pieces: list[bytes] = []
+    total = 0
+    for block in response.iter_bytes():
+        pieces.append(block)
+        total += len(block)
+        if total >= limit:
+            break
+    return b"".join(pieces)[:limit]
+
+
 # -- JSON from a server or a model -----------------------------------------------------------------------------
 
 class TooDeep(ValueError):

@@ -30,7 +30,7 @@ import httpx
 
 from .base import Delta, ToolCallAssembler, Usage
 from .faults import ProviderFault, status_fault
-from .limits import ERROR_BODY_BYTES, Limits, Meter, check_calls, limits_for
+from .limits import ERROR_BODY_BYTES, Limits, Meter, check_calls, head, limits_for
 from .limits import loads as bounded_loads
 from .pool import finish_body
 from .provider_errors import RETRY_STATUSES, BrokenStream, Budget, next_retry
@@ -139,7 +139,7 @@ class OpenAIStream:
                 if response.status_code < 400:
                     return response, left
                 try:
-                    data = _head(response, ERROR_BODY_BYTES)  # its message is in the first lines
+                    data = head(response, ERROR_BODY_BYTES)  # its message is in the first lines
                 except httpx.HTTPError:
                     data = b""
                 finally:
@@ -243,7 +243,7 @@ class OpenAIStream:
 
     def _whole(self, response: httpx.Response, meter: Meter) -> Iterator[Delta]:
         """One JSON completion, read up to the line cap (it is one line of JSON), checked before any is shown."""
-        data = _head(response, meter.limits.line_bytes + 1)
+        data = head(response, meter.limits.line_bytes + 1)
         meter.line(len(data), "a JSON completion")
         calls = ToolCallAssembler(meter.limits.calls)
         try:
@@ -290,14 +290,3 @@ def _finish(reason: Any) -> str:
     """The finish_reason as text: a server's own word, cut to a word's length (it reaches the footer and %ps)."""
     return reason[:40] if isinstance(reason, str) and reason else "stop"
 
-
-def _head(response: httpx.Response, limit: int) -> bytes:
-    """At most ``limit`` bytes of the body: reading stops there (the caller closes the response)."""
-    pieces: list[bytes] = []
-    total = 0
-    for block in response.iter_bytes():
-        pieces.append(block)
-        total += len(block)
-        if total >= limit:
-            break
-    return b"".join(pieces)[:limit]

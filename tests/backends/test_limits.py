@@ -255,3 +255,19 @@ def test_a_huge_mcp_result_is_cut_before_it_is_kept():
     assert not result.is_error
     assert result.text.startswith("r" * RESULT_CHARS) and len(result.text) < RESULT_CHARS + 200
     assert "3,145,728 characters" in result.text
+
+
+# -- the catalogue's GET /models -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kw", [{"body": b"[" * 200_000},
+                                {"body": b'{"data": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"},
+                                {"body": b" " * PIECE, "repeat": 400}])
+def test_a_models_listing_deep_or_huge_is_an_error_line_not_an_exception(server, kw):
+    from llmos_kernel import catalogue
+    from llmos_kernel.backends.endpoints import route
+    from tests.support.openai_server import RawReply
+
+    server.models_raw = raw = RawReply(content_type="application/json", framing="length", **kw)
+    listing = catalogue.fetch(route("openai/test", "openai", server.url, None))
+    assert listing.error == "its GET /models answer is not an OpenAI model list" and not listing.offers
+    assert raw.ended.wait(30) and (raw.size < catalogue.LISTING_BYTES or raw.hung_up)

@@ -230,6 +230,7 @@ class OpenAIServer:
         self.in_flight = 0
         self.max_in_flight = 0
         self.model_delays: dict[str, float] = {}
+        self.models_raw: RawReply | None = None  # when set, GET /models answers with it (every time)
         self.response_headers: dict[str, str] = {}  # sent with every streamed chat reply (a Set-Cookie, say)
         self._queue: list[_Reply | _Fault | RawReply] = []
         self._always: _Fault | None = None
@@ -586,6 +587,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, data)
         elif path in ("/_attempts", "/v1/_attempts"):
             self._send_json(200, {"attempts": self.owner.attempts})
+        elif path in ("/v1/models", "/models") and self.owner.models_raw is not None:
+            self._raw(self.owner.models_raw)
         elif path in ("/v1/models", "/models"):
             self._send_json(200, {"object": "list", "data": [_model_obj(m) for m in MODELS]})
         elif path.startswith(("/v1/models/", "/models/")):
