@@ -88,6 +88,8 @@ class MemoryMagics(Magics):
         segment = self.runtime.memory.load_document(str(path), text)
         self.runtime._notify("memory")
         print(f"pinned {path.name} as {segment.id} ({self.runtime.memory.tokens_of(segment):,} tokens)")
+        # A file's text is untrusted content: it may carry instructions for the model (memory/taint.py).
+        print("untrusted content: tools with side effects now ask even when allowed (%tools trust clears it)")
 
     @magic_arguments()
     @argument("focus", nargs="*", help="what the summary should keep")
@@ -201,7 +203,8 @@ class MemoryMagics(Magics):
             # The page fault of the last prompt: what came back (and the words that matched), what went for it.
             paging = self.runtime.memory.pager.last
             payload = {"model": self.runtime.spec.name, "tokens": plan.used, "window": plan.window,
-                       "usable": plan.usable, "exact": plan.exact, "messages": messages, "paging": paging}
+                       "usable": plan.usable, "exact": plan.exact, "messages": messages, "paging": paging,
+                       "taint": self.runtime.memory.taint_report()}
             tools = self.runtime.memory.tools_segment
             if tools is not None:  # the last tool cell's definitions, as they were sent (and counted)
                 payload["tools"] = tools.text

@@ -11,6 +11,7 @@ from ..backends.registry import ModelSpec
 from ..compare import run_compare
 from ..errors import UserFacingError
 from ..interpolate import interpolate
+from ..memory.taint import notice
 from ..runtime import PromptOptions, Runtime
 from .args import parse
 from .core import check_ranges
@@ -85,6 +86,9 @@ class ProgramMagics(Magics):
             print(f"{p.cell if p.cell is not None else '-':>5}  {model[:28]:<28} {p.status:<11} "
                   f"{approx + str(p.tokens_in):>7} {approx + str(p.tokens_out):>6} {p.latency:>7.2f}s "
                   f"{p.tokens_per_s:>6.0f}  {_cost(p.cost)}" + (f"  {p.detail}" if p.detail else ""))
+        memory = self.runtime.loaded_memory
+        if memory is not None and memory.tainted:  # the same line as %tools (memory/taint.py)
+            print(notice(memory.taint_report()))
 
     @line_magic
     def cost(self, line: str) -> None:

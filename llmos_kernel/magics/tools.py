@@ -10,6 +10,7 @@ from typing import Any
 from IPython.core.magic import Magics, line_magic, magics_class
 
 from ..errors import UserFacingError
+from ..memory.taint import notice
 from ..runtime import Runtime
 from ..tools import user
 from ..tools.approval import watch_widget_frontend
@@ -34,7 +35,7 @@ class ToolMagics(Magics):
         self.syscalls = runtime.syscalls
         folder = (root or Path.cwd()).resolve()  # the notebook's folder, fixed at start: a chdir cannot widen it
         for tool in builtin_tools(lambda: shell.user_ns, lambda: folder, lambda: runtime.memory,
-                                  lambda: self.syscalls.max_result_chars):
+                                  lambda: self.syscalls.max_result_chars, self.syscalls.cell_tainted):
             self.syscalls.registry.add(tool)
         user.activate(self.syscalls)
         watch_widget_frontend()  # so "auto" approval knows whether this frontend shows widgets
@@ -42,10 +43,12 @@ class ToolMagics(Magics):
 
     @line_magic
     def tools(self, line: str) -> None:
-        """%tools [on|off | allow|ask|deny PATTERN | rounds N | approval auto|widget|stdin] - tools the model may call, and the access policy
+        """%tools [on|off | allow|ask|deny PATTERN | rounds N | approval auto|widget|stdin | trust] - tools the model may call, and the access policy
 
         Without arguments: every tool with the rule that applies to it, the policy's rules, and whether
-        untrusted content is in the window (then tools with side effects ask even when allowed).
+        untrusted content entered the session (then tools with side effects ask even when allowed). It stays
+        so after that content is evicted; ``%tools trust`` says you vouch for what is in the window now and
+        clears it (swapped untrusted segments keep their mark and taint the session again if paged back in).
         """
         words = shlex.split(line)
         if not words:
@@ -63,6 +66,8 @@ class ToolMagics(Magics):
         elif verb == "rounds" and len(rest) == 1 and rest[0].isdigit() and 1 <= int(rest[0]) <= 1000:
             self.syscalls.max_rounds = int(rest[0])
             print(f"at most {rest[0]} tool rounds per cell")
+        elif verb == "trust" and not rest:
+            self._trust()
         elif verb == "approval" and len(rest) == 1 and rest[0] in APPROVAL_MODES:
             self.syscalls.approver.mode = rest[0]
             print(f"approval: {rest[0]}")
@@ -73,8 +78,9 @@ class ToolMagics(Magics):
         syscalls = self.syscalls
         state = "on" if syscalls.enabled else "off (a cell can say --tools PATTERN; %tools on for every cell)"
         print(f"tools: {state}; at most {syscalls.max_rounds} rounds per cell; approval: {syscalls.approver.mode}")
-        if self.runtime.tainted:
-            print("untrusted content is in the window: tools with side effects ask even when allowed")
+        memory = self.runtime.loaded_memory
+        if memory is not None and memory.tainted:
+            print(notice(memory.taint_report()))
         print(f"\n{'tool':<28} {'rule':<6} {'side effects':<12} source")
         for tool in sorted(syscalls.registry.tools.values(), key=lambda t: t.path):
             pattern, action = syscalls.policy.rule_for(tool.path)
@@ -83,6 +89,16 @@ class ToolMagics(Magics):
         print("\npolicy (the most specific pattern wins):")
         for pattern, action in syscalls.policy.table():
             print(f"  {action:<6} {pattern}")
+
+    def _trust(self) -> None:
+        memory = self.runtime.loaded_memory
+        cleared = memory.trust() if memory is not None else []
+        self.runtime.notify("memory")  # the panel's badge goes
+        print("trusted: tools with side effects follow their rules again"
+              + (f" (cleared: {'; '.join(cleared)})" if cleared else " (nothing was tainted)"))
+        swapped = memory.swap.untrusted_count() if memory is not None else 0
+        if swapped:
+            print(f"{swapped} untrusted segment(s) in swap keep their mark: recalling one taints the session again")
 
     @line_magic
     def tool(self, line: str) -> None:

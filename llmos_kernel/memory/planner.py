@@ -13,6 +13,7 @@ from . import policies
 from .plan import CompactReport, MemoryFull, Plan, Region
 from .segments import Kind, Segment, new_segment_id
 from .state import UndoEntry, WindowState
+from .taint import any_untrusted
 from .tokenizers import cache_key, raw_counter, scale_of
 
 Summarizer = Callable[[list[Segment], str | None], str]
@@ -294,7 +295,8 @@ class Planner(WindowState):
         text = summarize(list(chosen), focus)
         if not isinstance(text, str) or not text.strip():
             raise ValueError("the summarizer returned no text")
-        summary = Segment(Kind.SUMMARY, text.strip(), label=label)
+        # A summary repeats what it read: of untrusted segments, it is untrusted (taint.py).
+        summary = Segment(Kind.SUMMARY, text.strip(), label=label, untrusted=any_untrusted(chosen))
         while summary.id in self._ids or summary.id in self.swap:
             summary.id = new_segment_id()
         position = next(i for i, segment in enumerate(self._log) if segment.id == chosen[0].id)

@@ -74,6 +74,7 @@ def snapshot(window: ContextWindow) -> dict[str, Any]:
         "can_undo": window.can_undo,
         "auto_recall": window.auto_recall,
         "tainted": window.tainted,
+        "taint": window.taint_report(),  # why, and what in swap would taint it again (memory/taint.py)
         "paging": {**window.paging.to_json(), "last_recall": window.pager.last},
     }
 

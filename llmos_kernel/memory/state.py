@@ -11,6 +11,7 @@ import math
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import policies
 from .faults import Pager
@@ -18,6 +19,8 @@ from .pages import page_text, split_pages
 from .recall import RecallOptions
 from .segments import Kind, Segment, new_segment_id
 from .swap import Swap
+from .taint import Taint, reason_of
+from .taint import report as taint_report
 from .telemetry import PagingStats
 from .tokenizers import Tokenizer, cache_key, raw_counter, scale_of
 
@@ -64,6 +67,7 @@ class WindowState:
         self.protect_newest = 2  # history turns a recall never evicts
         self.paging = PagingStats()
         self.pager = Pager(self)
+        self.taint = Taint()  # sticky: see taint.py
         # LRU frees down to this fraction of usable in one step, so the prefix survives many cells after it.
         self.evict_to = 0.5
         self._lock = threading.RLock()
@@ -167,20 +171,37 @@ class WindowState:
     def tools_segment(self) -> Segment | None:
         return self._tools
 
-    def set_tools(self, text: str | None, names: list[str] | None = None) -> None:
-        """The tool definitions the next requests carry (None: no tools); counted like any resident text."""
+    def set_tools(self, text: str | None, names: list[str] | None = None, *, from_servers: bool = False) -> None:
+        """The tool definitions the next requests carry (None: no tools); counted like any resident text.
+        ``from_servers``: some were written by an MCP server, so they are untrusted content (taint.py)."""
         with self._lock:
             current = self._tools.text if self._tools else None
             if text == current:
                 return
             label = f"{len(names or [])} tool definitions"
             self._tools = Segment(Kind.TOOLS, text, id="tools", label=label) if text else None
+            if self._tools is not None and self.taint.definitions_untrusted(self._tools.text, from_servers):
+                self._tools.untrusted = True
+                self.taint.mark(reason_of(self._tools))
             self._layout_dirty = True
 
     @property
     def tainted(self) -> bool:
-        """Untrusted content (from a file, a tool or an MCP server) is resident."""
-        return any(segment.untrusted for segment in self._log)
+        """Untrusted content (from a file, a tool or an MCP server) entered the window since the user last
+        cleared the taint; evicting it does not clear it (taint.py)."""
+        return bool(self.taint) or any(segment.untrusted for segment in self._log)
+
+    def taint_report(self) -> dict[str, Any]:
+        return taint_report(self.tainted, self.taint, self.swap.untrusted_count())
+
+    def trust(self) -> list[str]:
+        """The user vouches for what is resident now: the session's taint is cleared (swap keeps its marks)."""
+        with self._lock:
+            definitions = self._tools.text if self._tools is not None else None
+            resident = self._log + ([self._tools] if self._tools is not None else [])
+            cleared = self.taint.clear(resident, definitions)
+            self._layout_dirty = True
+            return cleared
 
     def is_resident(self, segment: Segment) -> bool:
         return segment.id in self._ids
@@ -189,6 +210,8 @@ class WindowState:
         while self._id_taken(segment):
             segment.id = new_segment_id()  # a random id collided: ids must name exactly one segment
         self._ids[segment.id] = segment
+        if segment.untrusted:  # every way into the window passes here: the taint sticks until trusted
+            self.taint.mark(reason_of(segment))
         if segment.source:
             self._copies[segment.source] = segment
         if segment.cell_id is not None:

@@ -75,6 +75,12 @@ def schema(scope_reference: str = "") -> list[str]:
     ]
 
 
+def taint_schema() -> list[str]:
+    """Whether a swapped segment is untrusted content (memory/taint.py), as a column: readable and countable
+    without parsing each segment's JSON. The session store adds it with a migration of its own (m004)."""
+    return ["ALTER TABLE swap_segments ADD COLUMN untrusted INTEGER NOT NULL DEFAULT 0"]
+
+
 def query_terms(text: str) -> list[str]:
     """The distinct words of `text`, lower-cased, in order; stopwords dropped unless nothing else is left.
 
@@ -142,7 +148,7 @@ class Swap:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
-            for statement in schema():
+            for statement in schema() + taint_schema():
                 db.execute(statement)
         self._db = db
 
@@ -175,8 +181,8 @@ class Swap:
         text = page_text(segment)
         pages = split_pages(text, self.page_chars) or [Page(0, 0, 0)]
         cursor = self._db.execute(
-            "INSERT INTO swap_segments (scope, id, kind, cell_id, execution_count, label, created, pages, data)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO swap_segments (scope, id, kind, cell_id, execution_count, label, created, pages, data,"
+            " untrusted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 self.scope,
                 _searchable(segment.id),
@@ -187,6 +193,7 @@ class Swap:
                 segment.created,
                 len(pages),
                 data,
+                int(segment.untrusted),
             ),
         )
         owner = cursor.lastrowid
@@ -308,6 +315,13 @@ class Swap:
     def all(self) -> list[Segment]:
         """Every swapped segment, oldest first."""
         return self._segments("1", ())
+
+    def untrusted_count(self) -> int:
+        """How many swapped segments are untrusted content: paging one in taints the session again."""
+        with self._lock:
+            return int(self._db.execute(
+                "SELECT count(*) FROM swap_segments WHERE scope = ? AND untrusted", (self.scope,)
+            ).fetchone()[0])
 
     def __contains__(self, segment_id: object) -> bool:
         if not isinstance(segment_id, str):

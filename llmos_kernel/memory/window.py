@@ -21,6 +21,7 @@ from .planner import Planner, Summarizer
 from .render import snapshot
 from .segments import Kind, Segment, new_segment_id
 from .swap import Swap
+from .taint import Taint
 from .telemetry import PagingStats
 from .tokenizers import Tokenizer, cache_key
 
@@ -71,6 +72,7 @@ class ContextWindow(Planner):
                 cell_id=cell_id,
                 execution_count=execution_count,
                 interrupted=interrupted,
+                untrusted=self.tainted,  # written by a model that read untrusted content (taint.py)
             )
             self.paging.label(execution_count)
             return self.add(turn)
@@ -87,15 +89,16 @@ class ContextWindow(Planner):
                 self.swap.remove(segment.id)
                 self._drop_copy(segment.id)
 
-    def load_document(self, path_label: str, text: str) -> Segment:
-        """Pin a document; loading the same path again replaces the earlier copy, resident or swapped."""
+    def load_document(self, path_label: str, text: str, *, untrusted: bool = True) -> Segment:
+        """Pin a document; loading the same path again replaces the earlier copy, resident or swapped. A file's
+        text was not typed by the user, so it is untrusted content (taint.py) unless said otherwise."""
         with self._lock:
             self._remove([s for s in self._log if s.kind is Kind.PINNED and s.label == path_label])
             for segment in self.swap.by_label(path_label):
                 if segment.kind is Kind.PINNED:
                     self.swap.remove(segment.id)
                     self._drop_copy(segment.id)
-            return self.add(Segment(Kind.PINNED, text, label=path_label, pinned=True))
+            return self.add(Segment(Kind.PINNED, text, label=path_label, pinned=True, untrusted=untrusted))
 
     # -- references ------------------------------------------------------------------------------------
 
@@ -336,6 +339,7 @@ class ContextWindow(Planner):
                 "auto_recall_budget": self.auto_recall_budget,
                 "paging": self.paging.to_state(),
                 "last_recall": self.pager.last,
+                "taint": self.taint.to_state(),
                 "system": self.system or None,
                 "segments": [segment.to_dict() for segment in self._log],
             }
@@ -357,6 +361,7 @@ class ContextWindow(Planner):
         window.auto_recall_budget = int(data.get("auto_recall_budget", window.auto_recall_budget))
         window.paging = PagingStats.from_state(data.get("paging"))
         window.pager.last = data.get("last_recall")
+        window.taint = Taint.from_state(data.get("taint"))
         window.set_system(data.get("system"))
         window._replace_log([Segment.from_dict(item) for item in data.get("segments", [])])
         return window

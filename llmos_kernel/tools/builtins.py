@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..memory.taint import Untrusted, any_untrusted
 from .files import Sandbox
 from .registry import Tool, ToolError
 
@@ -53,9 +54,11 @@ def run_python(namespace: dict[str, Any], code: str) -> str:
 
 
 def builtin_tools(namespace: Callable[[], dict[str, Any]], root: Callable[[], Path], memory: Callable[[], Any],
-                  max_chars: Callable[[], int]) -> list[Tool]:
+                  max_chars: Callable[[], int], cell_tainted: Callable[[], bool] = lambda: False) -> list[Tool]:
     """The built-ins, bound to the user's namespace, the notebook's folder and the kernel's memory (callables:
-    each is read at call time, so a changed folder or a new memory is what the tool sees)."""
+    each is read at call time, so a changed folder or a new memory is what the tool sees). ``cell_tainted``:
+    untrusted content arrived in the running cell (not in memory yet: a cell's calls are committed at its end).
+    """
 
     def python(args: dict[str, Any]) -> str:
         return run_python(namespace(), args.get("code", ""))
@@ -73,7 +76,8 @@ def builtin_tools(namespace: Callable[[], dict[str, Any]], root: Callable[[], Pa
         found = memory().recall(query, limit=int(args.get("limit") or 3))
         if not found:
             return f"nothing in swap matches {query!r}"
-        return "\n\n".join(f"[{s.id}, {s.where()}]\n{s.body()}" for s in found)
+        text = "\n\n".join(f"[{s.id}, {s.where()}]\n{s.body()}" for s in found)
+        return Untrusted(text) if any_untrusted(found) else text  # quoting a tainted page taints the result
 
     def remember(args: dict[str, Any]) -> str:
         from ..memory.segments import Kind, Segment
@@ -83,7 +87,10 @@ def builtin_tools(namespace: Callable[[], dict[str, Any]], root: Callable[[], Pa
             raise ToolError("give the note to remember")
         if len(note) > 2000:
             raise ToolError("a note is at most 2,000 characters; keep the gist")
-        segment = memory().add(Segment(Kind.PINNED, note, label="note (model)", pinned=True))
+        mem = memory()
+        # Written by a model that read untrusted content: an injection would live on in the note (taint.py).
+        segment = mem.add(Segment(Kind.PINNED, note, label="note (model)", pinned=True,
+                                  untrusted=mem.tainted or cell_tainted()))
         return f"pinned as {segment.id}"
 
     def memory_map(args: dict[str, Any]) -> str:
@@ -100,7 +107,7 @@ def builtin_tools(namespace: Callable[[], dict[str, Any]], root: Callable[[], Pa
              _schema(path=("string", "path relative to the notebook's folder")), read_file, side_effects=False),
         Tool("list_files", "fs.list_files", "List a folder inside the notebook's folder.",
              {"type": "object", "properties": {"path": {"type": "string", "description": "folder, default ."}}},
-             list_files, side_effects=False, taints=False),
+             list_files, side_effects=False),  # file names are whatever someone named them: untrusted
         Tool("recall", "memory.recall", "Search the conversation's swap (earlier turns paged out of context) "
              "and bring the best matches back.",
              _schema(query=("string", "words to look for")), recall, side_effects=False, taints=False),

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..backends.base import ToolCall, Usage
+from ..memory.taint import is_untrusted
 from ..redact import redact
 from .approval import Request
 from .registry import LOAD_TOOLS, Tool, ToolError
@@ -244,7 +245,7 @@ class ToolLoop:
         self.syscalls.registry.used(tool.name)
         self._run_started = time.monotonic()
         result = tool.run(arguments)
-        if tool.taints:
+        if tool.taints or is_untrusted(result):  # e.g. recall quoting an untrusted page (memory/taint.py)
             record.untrusted = True
             self.tainted_here = True
         return result

@@ -5,9 +5,11 @@ Rules are glob patterns over a tool's path (``python``, ``fs.*``, ``mcp.github.*
 longest pattern without wildcards counted first), so ``%tools allow mcp.github.search`` beats
 ``mcp.github.*``; among equally specific rules the newest wins.
 
-Taint: while content from a file, an MCP server or a tool result is in the window, a tool with side effects
-(``python``, MCP tools not declared read-only, user tools) is asked about even when a rule allows it. That is
-the guard against the "lethal trifecta": untrusted input, private data, and a way out.
+Taint: once content from a file, a folder listing, an MCP server (its results or its tools' descriptions) or
+a user tool has entered the window, or anything made from it (memory/taint.py), a tool with side effects
+(``python``, MCP tools not declared read-only, user tools) is asked about even when a rule allows it, until the
+user clears the taint (``%tools trust``). That is the guard against the "lethal trifecta": untrusted input,
+private data, and a way out.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ ACTIONS = ("allow", "ask", "deny")
 DEFAULT_RULES: tuple[tuple[str, str], ...] = (
     ("*", "ask"),  # anything not named below: user tools, MCP tools
     ("memory.*", "allow"),  # reading and noting in the kernel's own memory
-    ("fs.list_files", "allow"),  # names only, confined to the notebook's folder
+    ("fs.list_files", "allow"),  # names only, confined to the notebook's folder (the names still taint)
     ("fs.read_file", "ask"),
     ("python", "ask"),
     ("mcp.*", "ask"),

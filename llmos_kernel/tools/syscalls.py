@@ -29,6 +29,7 @@ class Syscalls:
     max_rounds: int = MAX_ROUNDS
     max_result_chars: int = MAX_RESULT_CHARS
     mcp: Any = None  # tools.mcp.MCPManager, created by the first %mcp add
+    active: Any = None  # the running cell's ToolLoop (None: the cell calls no tools)
 
     @classmethod
     def from_settings(cls, settings: Any) -> Syscalls:
@@ -53,6 +54,7 @@ class Syscalls:
         the system prompt otherwise; a cell without tools takes them off the map (``resident``: the memory if
         it exists)."""
         tools = self.for_cell(patterns, no_tools)
+        self.active = None
         if not tools:
             if resident is not None:
                 resident.set_tools(None)
@@ -64,12 +66,20 @@ class Syscalls:
                 model=backend.name, hint="Run the cell with --no-tools, or %tools off, or pick a model that can.")
         from .loop import ToolLoop  # loaded with the first cell that calls tools
 
-        loop = ToolLoop(self, tools, on_call=on_call, on_step=lambda *_: None)
+        loop = self.active = ToolLoop(self, tools, on_call=on_call, on_step=lambda *_: None)
+        # A server wrote its tools' descriptions: they reach the model as untrusted content (memory/taint.py).
+        from_servers = any(tool.source.startswith("mcp:") for tool in tools)
         if memory is not None:
             defs = loop.definitions()
             text = definitions_text(defs) if mode == "native" else backend.tool_prompt(defs)
-            memory().set_tools(text, names=[d["function"]["name"] for d in defs])
+            memory().set_tools(text, names=[d["function"]["name"] for d in defs], from_servers=from_servers)
+        else:
+            loop.tainted_here = from_servers  # a --no-history cell: nothing resident, the request has them
         return loop
+
+    def cell_tainted(self) -> bool:
+        """Untrusted content arrived in the running cell (its calls reach memory only when it ends)."""
+        return self.active is not None and bool(self.active.tainted_here)
 
     def close(self) -> None:
         if self.mcp is not None:

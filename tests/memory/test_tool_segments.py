@@ -58,4 +58,6 @@ def test_taint_follows_untrusted_segments(make_window):
     window.forget(2)  # the turn; its tool segment goes with a re-run, or by id
     segment = next(s for s in window.segments if s.untrusted)
     window.forget(segment.id)
+    assert window.tainted  # sticky (memory/taint.py): gone from the window is not gone from the model's answers
+    window.trust()
     assert not window.tainted
