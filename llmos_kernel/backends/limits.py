@@ -18,13 +18,16 @@ rarely over 16, so 32 per token is ample):
 - one tool call's arguments: ``LLMOS_MAX_ARGUMENT_CHARS`` (default 1 Mi), and at most ``MAX_CALLS`` calls;
 - one SSE line (one chunk, or the body of a non-streamed completion): 6 bytes per character of the answer cap
   (JSON's ``\\uXXXX`` escapes), so a line with no end is never buffered for ever;
-- the whole body: 32 bytes per character of the answer cap (a chunk's JSON around one token is ~200 bytes), so a
-  flood of chunks or comments that carry no text still ends; the litellm path counts chunks instead;
+- the whole body: 32 bytes per character of the answer cap, so 1 KiB per --max-tokens token where a chunk's JSON
+  around one token is ~200 bytes: a flood of chunks or comments that carry no text still ends (the litellm path,
+  which parses the bytes itself, counts chunks instead);
 - tool arguments nest at most ``MAX_DEPTH`` levels (real ones nest a handful): deeper ones end the answer with one
   message, before the tool loop, pydantic, an MCP server or the next request's JSON encoder recurse into them;
   a server's JSON nested past Python's recursion limit is "malformed", never a RecursionError.
 
-The environment variables are read when a call starts, so a changed value applies to the next cell.
+Bodies read whole are capped too: an error response's (ERROR_BODY_BYTES), an MCP tool's result before it is
+masked (RESULT_CHARS; the tool loop then cuts it to its own, smaller cap), the catalogue's model listings
+(catalogue.py). The environment variables are read when a call starts, so a changed value applies to the next cell.
 """
 
 from __future__ import annotations
