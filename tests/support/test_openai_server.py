@@ -499,6 +499,25 @@ def test_keep_alive_connection_is_reused(server: OpenAIServer, client: httpx.Cli
 # --------------------------------------------------------------------------- HTTP control
 
 
+def test_raw_replies_write_any_bytes_and_say_what_was_written(server: OpenAIServer, client: httpx.Client) -> None:
+    url = f"{server.url}/chat/completions"
+    raw = server.queue_raw(b"\x00\xffjunk", head=b"<", tail=b">", repeat=3, status=502, content_type="text/html",
+                           framing="length")
+    r = client.post(url, json=chat_body(), headers=AUTH)
+    assert r.status_code == 502 and r.headers["content-type"] == "text/html"
+    assert r.content == b"<" + b"\x00\xffjunk" * 3 + b">" and raw.written == raw.size and not raw.hung_up
+    endless = server.queue_raw(b"data: tick\n\n", repeat=None)
+    with client.stream("POST", url, json=chat_body(stream=True), headers=AUTH) as response:
+        first = next(response.iter_bytes())
+    assert first.startswith(b"data: tick") and endless.ended.wait(10) and endless.hung_up
+    root = server.url.removesuffix("/v1")  # over HTTP, bytes travel as latin-1 text
+    assert client.post(f"{root}/_control", json={"queue_raw": {"body": "\u00ff\u0000", "framing": "close"}}).is_success
+    assert client.post(url, json=chat_body(), headers=AUTH).content == b"\xff\x00"
+    assert server.requests[-1]["outcome"] == "raw"
+    with pytest.raises(ValueError):
+        server.queue_raw(b"", repeat=None)
+
+
 def test_http_control_endpoints(server: OpenAIServer, client: httpx.Client) -> None:
     root = server.url.removesuffix("/v1")
     r = client.post(
