@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from .memory.segments import Segment
-from .memory.swap import Swap
+from .memory.swap import Swap, add_untrusted_column
 from .memory.swap import schema as swap_schema
-from .memory.swap import taint_schema as swap_taint_schema
+from .memory.swap import vector_schema as swap_vector_schema
 from .redact import MARK, redact, secret_values
 
 STORE_ENV = "LLMOS_STORE"
@@ -131,7 +131,7 @@ def m002_swap_on_disk(db: sqlite3.Connection) -> None:
     (memory/swap.py): a later change to it needs a migration of its own."""
     for statement in swap_schema("REFERENCES sessions(id) ON DELETE CASCADE"):
         db.execute(statement)
-    _add_untrusted_column(db)  # Swap below writes today's columns (m004 adds this one to older stores)
+    add_untrusted_column(db)  # Swap below writes today's columns (m004 adds this one to older stores)
     rows = db.execute(
         "SELECT session_id, data FROM segments WHERE place = 'swap' ORDER BY session_id, position"
     ).fetchall()
@@ -163,14 +163,8 @@ def m003_recordings(db: sqlite3.Connection) -> None:
 def m004_untrusted_swap(db: sqlite3.Connection) -> None:
     """A swapped segment says whether it is untrusted content (memory/taint.py) in a column of its own, filled
     from each segment's JSON: paging it back in taints the session again, also after a restart."""
-    _add_untrusted_column(db)
+    add_untrusted_column(db)
     db.execute("UPDATE swap_segments SET untrusted = 1 WHERE json_extract(data, '$.untrusted') = 1")
-
-
-def _add_untrusted_column(db: sqlite3.Connection) -> None:
-    if "untrusted" not in {row[1] for row in db.execute("PRAGMA table_info(swap_segments)")}:
-        for statement in swap_taint_schema():
-            db.execute(statement)
 
 
 def m005_recording_tools(db: sqlite3.Connection) -> None:
@@ -179,8 +173,16 @@ def m005_recording_tools(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE recordings ADD COLUMN tools TEXT NOT NULL DEFAULT '[]'")
 
 
+def m006_page_vectors(db: sqlite3.Connection) -> None:
+    """Page embeddings for semantic recall (memory/embed.py, issue 22), beside the FTS5 index. Pages already
+    in swap get theirs in the background the next time their session pages something out or recalls."""
+    for statement in swap_vector_schema():
+        db.execute(statement)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_swap_on_disk, m003_recordings,
-                                                          m004_untrusted_swap, m005_recording_tools]
+                                                          m004_untrusted_swap, m005_recording_tools,
+                                                          m006_page_vectors]
 
 
 # -- records ---------------------------------------------------------------------------------------------------

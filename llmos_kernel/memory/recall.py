@@ -11,6 +11,14 @@ per page; BM25 is additive over words, so weighting words differently stays exac
   best pages mention and looks those up too, so the fact about the owner comes back with the fact naming them.
 - Recency: among pages of about the same relevance the newer wins, so an update outranks the fact it replaced.
 - Recent conversation: words of the last prompts add a small bonus (never pass the gate on their own).
+- Meaning (embed.py): the question's embedding against every page's (cosine). A page the words miss ("sibling"
+  for "sister") passes on meaning alone when it is close enough, both absolutely (SEMANTIC_FLOOR: an
+  unanswerable question recalls nothing) and relative to the best page (SEMANTIC_MARGIN), unless the question
+  asks for all of something ("which ... all", "how many", "list"): then every page above the floor. The two
+  signals are fused by their normalized scores (lexical / best lexical, cosine above the floor / best), so
+  a page both find ranks first; each hit says which signal found it (`signal`, shown by %context --json).
+- Time: a question asking for the first or earliest ("originally", "before") turns the recency bonus into
+  an age bonus; "now", "currently", "latest" strengthen it.
 
 Each step can be switched off (RecallOptions), which is how benchmarks/bench_paging.py measures what it adds.
 """
@@ -36,6 +44,15 @@ ANCHORS = 3  # rarest words of a question without names, of which a page must ca
 NAME_COVERAGE = 0.6  # of the weight of the names a question uses: two equally rare names both, or the rarer
 _WORD = re.compile(r"\w+")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n]\s*)$")
+SEMANTIC_FLOOR = 0.42  # cosine a page must reach on meaning alone (all-MiniLM-L6-v2; measured on the benchmark)
+SEMANTIC_MARGIN = 0.08  # and no further than this below the best page, unless the question asks for all
+SEMANTIC_TOP = 64  # pages looked at by meaning, at most
+FRESH = 8  # best lexical pages not embedded yet that a recall embeds itself (bounded: it is on the typing path)
+_ALL = re.compile(r"\b(all|every|each|list|how many|how much in total|total|which .* ever|everything)\b",
+                  re.IGNORECASE)
+_EARLIEST = re.compile(r"\b(first|earliest|originally|initially|at first|before|used to|previous|old)\b",
+                       re.IGNORECASE)
+_LATEST = re.compile(r"\b(now|currently|latest|most recent(ly)?|last|these days|today|still)\b", re.IGNORECASE)
 _IDENTIFIER = re.compile(r"^(?=\w*[a-z])(?=\w*\d)\w+$", re.IGNORECASE)
 
 
@@ -48,6 +65,9 @@ class RecallOptions:
     context_weight: float = 0.0  # words of the recent conversation, relative to the prompt's own
     hop_pages: int = 2  # how many best pages lend their names to the second hop
     max_pages: int = 32  # candidates handed to the budget at most (the budget decides)
+    semantic: bool = True  # meaning beside words (embed.py); off: lexical only, as before issue 22
+    semantic_floor: float = SEMANTIC_FLOOR
+    temporal: bool = True  # "first"/"originally" prefer older pages, "now"/"latest" newer ones
 
 
 @dataclass
@@ -59,10 +79,14 @@ class Hit:
     terms: list[str] = field(default_factory=list)
     hop: int = 1
     coverage: float = 0.0
+    similarity: float | None = None  # cosine with the question, when meaning was looked at
+    signal: str = "lexical"  # what found it: lexical, semantic, both, or hop (a second hop, by name)
 
     def to_json(self) -> dict[str, object]:
         return {"segment_id": self.page.segment_id, "page": self.page.index, "score": round(self.score, 3),
-                "coverage": round(self.coverage, 3), "match": list(self.terms), "hop": self.hop}
+                "coverage": round(self.coverage, 3), "match": list(self.terms), "hop": self.hop,
+                "signal": self.signal,
+                "similarity": None if self.similarity is None else round(self.similarity, 3)}
 
 
 def entities(text: str) -> list[str]:
@@ -107,11 +131,84 @@ class Ranker:
         weights = {term: self._weight(term, term in names) for term in terms}
         passing = [hit for hit in self._score(weights, names, *self._gate(weights, known)).values()
                    if self._passes(sum(weights[t] for t in hit.terms), sum(weights.values()), bool(known))]
+        if options.semantic:
+            passing = self._fuse(prompt, passing, known)
         if options.two_hop and not known:
-            passing += self._second_hop(passing, weights, self._resident_names(resident, terms))
+            hops = self._second_hop(passing, weights, self._resident_names(resident, terms))
+            for hit in hops:
+                hit.signal = "hop"
+            passing += hops
         if options.context_weight > 0:
             self._add_context(passing, context, terms)
-        return self._order(passing)[: options.max_pages]
+        return self._order(passing, self._direction(prompt))[: options.max_pages]
+
+    # -- meaning ---------------------------------------------------------------------------------------
+
+    def _fuse(self, prompt: str, lexical: list[Hit], known: list[str]) -> list[Hit]:
+        """The lexical hits and the pages close in meaning, one list, scored by both signals.
+
+        A question naming someone memory knows stays about them: meaning then only reorders (and adds) pages
+        that carry those names. Otherwise a page passes on meaning alone above the floor, near the best page
+        (or anywhere above the floor when the question asks for all of something)."""
+        similar = self._similar(prompt, lexical)
+        if not similar:
+            return lexical
+        best_lexical = max((hit.score for hit in lexical), default=0.0) or 1.0
+        floor = self.options.semantic_floor
+        best_sim = max(similar.values())
+        wants_all = bool(_ALL.search(prompt))
+        cut = floor if wants_all else max(floor, best_sim - SEMANTIC_MARGIN)
+        by_row = {hit.page.rowid: hit for hit in lexical}
+
+        def closeness(sim: float) -> float:
+            # Pages within the margin of the best are equally close: recency (an update) decides among them.
+            return min(1.0, (sim - floor) / max(best_sim - SEMANTIC_MARGIN - floor, 1e-6))
+
+        for hit in lexical:
+            hit.score /= best_lexical
+            hit.similarity = similar.get(hit.page.rowid)
+            if hit.similarity is not None and hit.similarity >= floor:
+                hit.signal = "both"
+                hit.score += closeness(hit.similarity)
+        extra = [rowid for rowid, sim in similar.items() if sim >= cut and rowid not in by_row]
+        for row in self.swap.pages(extra):
+            if known and not any(re.search(rf"\b{re.escape(n)}\b", row.text, re.IGNORECASE) for n in known):
+                continue
+            sim = similar[row.rowid]
+            by_row[row.rowid] = Hit(row, closeness(sim), [], 1, 0.0, sim, "semantic")
+        return list(by_row.values())
+
+    def _similar(self, prompt: str, lexical: list[Hit]) -> dict[int, float]:
+        """Page rowid -> cosine with the prompt, for the closest pages ({} when no model is installed).
+
+        Pages the background thread has not reached yet (paged out just now) are embedded here when the
+        words found them, so a fresh page is never ranked below an older one for lack of a vector."""
+        from . import embed
+
+        if not getattr(self.swap, "embedding", False) or not embed.available():
+            return {}
+        model = embed.embedder()
+        if model is None:
+            return {}
+        query = model.embed([prompt])[0]
+        ids, matrix = self.swap.vectors()
+        sims = matrix @ query if ids else []
+        top = sorted(range(len(ids)), key=lambda i: -sims[i])[:SEMANTIC_TOP]
+        found = {ids[i]: float(sims[i]) for i in top}
+        known = set(ids)
+        fresh = [hit.page for hit in sorted(lexical, key=lambda h: -h.score) if hit.page.rowid not in known][:FRESH]
+        if fresh:
+            for page, vector in zip(fresh, model.embed([page.text for page in fresh]), strict=True):
+                found[page.rowid] = float(vector @ query)
+        return {rowid: sim for rowid, sim in found.items() if sim >= self.options.semantic_floor}
+
+    def _direction(self, prompt: str) -> float:
+        """+1: newer wins among equals (the default); -1: older wins ("first", "originally"); 2: "now"."""
+        if not self.options.temporal:
+            return 1.0
+        if _EARLIEST.search(prompt):
+            return -1.0
+        return 2.0 if _LATEST.search(prompt) else 1.0
 
     def _gate(self, weights: dict[str, float], known: list[str]) -> tuple[dict[str, float], float]:
         """The words a page must carry, and what share of their weight.
@@ -226,8 +323,9 @@ class Ranker:
                     hit.score += self.options.context_weight * bonus
                     hit.terms.append(term)
 
-    def _order(self, hits: list[Hit]) -> list[Hit]:
-        """Best first: relevance, plus a recency bonus that decides between pages of about equal relevance."""
+    def _order(self, hits: list[Hit], direction: float = 1.0) -> list[Hit]:
+        """Best first: relevance, plus a recency bonus that decides between pages of about equal relevance
+        (`direction` -1 makes it an age bonus: the first time something was said)."""
         if not hits:
             return []
         best = max(hit.score for hit in hits) or 1.0
@@ -236,6 +334,7 @@ class Ranker:
         age_rank = {created: index / span for index, created in enumerate(by_age)}
 
         def key(hit: Hit) -> tuple[float, float]:
-            return (hit.score / best + self.options.recency * age_rank[hit.page.created], hit.page.created)
+            age = age_rank[hit.page.created] if direction > 0 else 1.0 - age_rank[hit.page.created]
+            return (hit.score / best + abs(direction) * self.options.recency * age, direction * hit.page.created)
 
         return sorted(hits, key=key, reverse=True)

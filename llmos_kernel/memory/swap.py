@@ -13,6 +13,7 @@ memory, however long the session.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import threading
@@ -20,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from . import embed
 from .pages import PAGE_CHARS, Page, page_text, split_pages
 from .segments import Segment
 
@@ -35,8 +37,16 @@ _STOPWORD_TEXT = (
     " about after all also am any been before being can could did doing had has have he her him his into"
     " its just more most no not now only our out over please she should some such tell than their them then"
     " there these they those too us very were would"
+    # Words a question is worded with, not about (measured: they let a page that shares only them outweigh
+    # the one rare word a question and its fact share, and made questions with no answer recall pages).
+    " am anything anyone called currently did does ever first get got give go going know last latest let"
+    " like make many may mention mentioned much name named need recall recently remember said say"
+    " something still take tell thing things think told want way well whom whose yet"
 )
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+# Whether a new Swap embeds its pages for semantic recall (embed.py); LLMOS_EMBED=0 turns it off, which the unit
+# tests of the lexical path do (tests/memory/conftest.py), so the model runs only where a test asks for it.
+EMBEDDING = os.environ.get("LLMOS_EMBED", "1") != "0"
 
 
 def schema(scope_reference: str = "") -> list[str]:
@@ -75,10 +85,25 @@ def schema(scope_reference: str = "") -> list[str]:
     ]
 
 
-def taint_schema() -> list[str]:
+def vector_schema() -> list[str]:
+    """Page embeddings (embed.py), one row per page, written after the page by a background thread. A page's
+    vector goes with it (the cascade from swap_pages); `model` names the embedder, so vectors of another
+    model are never compared with this one's."""
+    return [
+        """CREATE TABLE IF NOT EXISTS swap_vectors (
+            page INTEGER PRIMARY KEY REFERENCES swap_pages(rowid) ON DELETE CASCADE,
+            model TEXT NOT NULL,
+            vector BLOB NOT NULL                -- float32, L2-normalized
+        )""",
+    ]
+
+
+def add_untrusted_column(db: sqlite3.Connection) -> None:
     """Whether a swapped segment is untrusted content (memory/taint.py), as a column: readable and countable
-    without parsing each segment's JSON. The session store adds it with a migration of its own (m004)."""
-    return ["ALTER TABLE swap_segments ADD COLUMN untrusted INTEGER NOT NULL DEFAULT 0"]
+    without parsing each segment's JSON. The session store adds it in a migration (m004); a swap file of its
+    own gets it here when it lacks it (ALTER TABLE has no IF NOT EXISTS)."""
+    if "untrusted" not in {row[1] for row in db.execute("PRAGMA table_info(swap_segments)")}:
+        db.execute("ALTER TABLE swap_segments ADD COLUMN untrusted INTEGER NOT NULL DEFAULT 0")
 
 
 def query_terms(text: str) -> list[str]:
@@ -148,9 +173,16 @@ class Swap:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
-            for statement in schema() + taint_schema():
+            for statement in schema() + vector_schema():
                 db.execute(statement)
+            add_untrusted_column(db)
         self._db = db
+        # Page embeddings: written by a background thread after a page-out (never on the typing path), and
+        # read back as one matrix, cached until a page is added or removed (`_version`).
+        self.embedding = EMBEDDING  # False: lexical recall only (tests of the lexical path, an ablation)
+        self._version = 0
+        self._vectors: tuple[int, list[int], Any] | None = None
+        self._embedder_thread: threading.Thread | None = None
 
     # -- writing ---------------------------------------------------------------------------------------
 
@@ -163,6 +195,7 @@ class Swap:
         with self._lock, self._transaction():
             for segment in segments:
                 self._put(segment)
+        self._embed_later()
 
     def replace_all(self, segments: list[Segment]) -> None:
         """Make this scope hold exactly `segments`, in their order (a restored snapshot, an adopted swap)."""
@@ -170,6 +203,7 @@ class Swap:
             self._db.execute("DELETE FROM swap_segments WHERE scope = ?", (self.scope,))
             for segment in segments:
                 self._put(segment)
+        self._embed_later()
 
     def _put(self, segment: Segment) -> None:
         data = json.dumps(segment.to_dict())  # ensure_ascii: lone surrogates survive as \\udxxx escapes
@@ -359,7 +393,84 @@ class Swap:
             ).fetchall()
         return [Segment.from_dict(json.loads(row[0])) for row in rows]
 
+    # -- page embeddings (semantic recall) ------------------------------------------------------------------
+
+    def _embed_later(self) -> None:
+        """Embed the new pages in a background thread (one at a time; it stops when nothing is left)."""
+        self._version += 1
+        if not self.embedding or self._db.in_transaction or not embed.available():
+            return  # inside someone's transaction (a store migration): embedded at the next page-out or recall
+        with self._lock:
+            if self._embedder_thread is not None and self._embedder_thread.is_alive():
+                return
+            self._embedder_thread = threading.Thread(target=self._embed_all, name="llmos-embed", daemon=True)
+            self._embedder_thread.start()
+
+    def _embed_all(self) -> None:
+        try:
+            while self.embed_pending(64):
+                pass
+        except sqlite3.Error:
+            pass  # closed under us (kernel shut down): the pages are embedded next time they are needed
+
+    def embed_pending(self, limit: int = 64) -> int:
+        """Embed up to `limit` pages of this scope that have no vector yet; returns how many were embedded.
+        The model runs outside the lock, so a recall or a page-out never waits for it."""
+        model = embed.embedder() if self.embedding else None
+        if model is None:
+            return 0
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT p.rowid, f.text FROM swap_pages p JOIN swap_segments s ON s.rowid = p.segment"
+                " JOIN swap_fts f ON f.rowid = p.rowid LEFT JOIN swap_vectors v ON v.page = p.rowid"
+                " WHERE s.scope = ? AND v.page IS NULL ORDER BY p.rowid LIMIT ?",
+                (self.scope, limit),
+            ).fetchall()
+        if not rows:
+            return 0
+        vectors = model.embed([text for _, text in rows])
+        with self._lock, self._transaction():
+            for (rowid, _), vector in zip(rows, vectors, strict=True):
+                # A page removed meanwhile has no row to point at: INSERT ... SELECT writes nothing for it.
+                self._db.execute(
+                    "INSERT OR REPLACE INTO swap_vectors (page, model, vector)"
+                    " SELECT rowid, ?, ? FROM swap_pages WHERE rowid = ?",
+                    (model.name, vector.tobytes(), rowid),
+                )
+        self._version += 1
+        return len(rows)
+
+    def vectors(self) -> tuple[list[int], Any]:
+        """(page rowids, float32 matrix of their unit vectors), for this scope's embedded pages. A NumPy matrix
+        from BLOBs: for the few thousand pages of a session one matrix product is ~1 ms (measured; sqlite-vec
+        would add a native extension for no gain at this size)."""
+        cached = self._vectors
+        if cached is not None and cached[0] == self._version:
+            return cached[1], cached[2]
+        import numpy as np
+
+        version = self._version
+        model = embed.MODEL_NAME
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT v.page, v.vector FROM swap_vectors v JOIN swap_pages p ON p.rowid = v.page"
+                " JOIN swap_segments s ON s.rowid = p.segment WHERE s.scope = ? AND v.model = ? ORDER BY v.page",
+                (self.scope, model),
+            ).fetchall()
+        ids = [int(row[0]) for row in rows]
+        matrix = (np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), -1)
+                  if rows else np.zeros((0, embed.DIMENSIONS), dtype=np.float32))
+        self._vectors = (version, ids, matrix)
+        return ids, matrix
+
+    def wait_embedded(self, timeout: float | None = None) -> None:
+        """Until the background embedding is done (tests and benchmarks; a recall never waits)."""
+        thread = self._embedder_thread
+        if thread is not None:
+            thread.join(timeout)
+
     def _delete(self, segment_id: str) -> bool:
+        self._version += 1
         # Its pages go by the foreign key's cascade, and their index rows by the swap_pages_deleted trigger.
         cursor = self._db.execute(
             "DELETE FROM swap_segments WHERE scope = ? AND id = ?", (self.scope, _searchable(segment_id))

@@ -12,6 +12,15 @@ from llmos_kernel.memory import ContextWindow, Swap
 from .fakes import WordTokenizer
 
 
+@pytest.fixture(autouse=True)
+def _lexical_unless_asked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Swaps embed their pages (semantic recall) only in test modules that say SEMANTIC = True: the model is
+    real and costs CPU, and most memory tests are about something else."""
+    from llmos_kernel.memory import swap as swap_module
+
+    monkeypatch.setattr(swap_module, "EMBEDDING", bool(getattr(request.module, "SEMANTIC", False)))
+
+
 @pytest.fixture
 def tok() -> WordTokenizer:
     return WordTokenizer()
