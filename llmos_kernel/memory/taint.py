@@ -27,7 +27,7 @@ from typing import Any
 
 from .segments import Kind, Segment
 
-MAX_REASONS = 12  # the first ones say the most; later ones are counted
+MAX_REASONS = 12  # the first ones say the most; beyond them the list only says there were more
 REASON_CHARS = 60
 
 
@@ -77,7 +77,7 @@ class Taint:
     vouched for (by digest: a server that changes its descriptions taints again)."""
 
     reasons: list[str] = field(default_factory=list)
-    more: int = 0  # reasons beyond MAX_REASONS, counted only
+    more: bool = False  # there were reasons beyond MAX_REASONS (a flag: marking twice must change nothing)
     vouched: set[str] = field(default_factory=set)
 
     def __bool__(self) -> bool:
@@ -89,7 +89,7 @@ class Taint:
         if len(self.reasons) < MAX_REASONS:
             self.reasons.append(reason)
         else:
-            self.more += 1
+            self.more = True
 
     def clear(self, resident: Iterable[Segment], definitions: str | None = None) -> list[str]:
         """The user vouches for what is resident now; returns the reasons that were cleared."""
@@ -98,7 +98,7 @@ class Taint:
             segment.untrusted = False
         if definitions:
             self.vouched.add(digest(definitions))
-        self.reasons, self.more = [], 0
+        self.reasons, self.more = [], False
         return cleared
 
     def definitions_untrusted(self, text: str, from_servers: bool) -> bool:
@@ -106,7 +106,7 @@ class Taint:
         return from_servers and digest(text) not in self.vouched
 
     def describe(self) -> list[str]:
-        return self.reasons + ([f"and {self.more} more"] if self.more else [])
+        return self.reasons + (["and more"] if self.more else [])
 
     def to_state(self) -> dict[str, Any]:
         return {"reasons": list(self.reasons), "more": self.more, "vouched": sorted(self.vouched)}
@@ -115,7 +115,7 @@ class Taint:
     def from_state(cls, data: Any) -> Taint:
         if not isinstance(data, dict):
             return cls()
-        return cls([str(r) for r in data.get("reasons") or []][:MAX_REASONS], int(data.get("more") or 0),
+        return cls([str(r) for r in data.get("reasons") or []][:MAX_REASONS], bool(data.get("more")),
                    {str(v) for v in data.get("vouched") or []})
 
 
