@@ -116,6 +116,9 @@ def test_parallel_streamed_calls_are_assembled(k, server):
     results = tool_messages(bodies(server, before)[1])
     assert results[0]["content"] == "49995000"
     assert "notes.txt" in results[1]["content"] and "link.txt" not in results[1]["content"]
+    # File names are untrusted content (issue 21): the listing tainted the session until the user trusts it.
+    assert "result of fs.list_files" in k.run("%tools").stdout
+    assert k.run("%tools trust").status == "ok"
 
 
 def test_stdin_approval_granted_denied_and_always(server, folder):
@@ -300,7 +303,7 @@ def test_taint_forces_approval_after_read_file(server, folder):
         assert read["status"] == "ok" and "launch code" in tool_messages(server.requests[-2]["body"])[-1]["content"]
         assert python["decision"] == "ask" and python["status"] == "denied"  # allowed, but tainted: asked
         assert k.eval("'after' in globals()") is False
-        assert "untrusted content is in the window" in k.run("%tools").stdout
+        assert "untrusted content entered this session" in k.run("%tools").stdout
         server.queue_tool_calls([{"name": "python", "arguments": {"code": "later = 1"}}])
         server.queue_reply("ok")
         run = k.run("And now?")  # the file's content is still resident: still asked
