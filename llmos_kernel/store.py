@@ -139,7 +139,9 @@ def m002_swap_on_disk(db: sqlite3.Connection) -> None:
     for session_id, data in rows:
         by_session.setdefault(int(session_id), []).append(Segment.from_dict(json.loads(data)))
     for session_id, segments in by_session.items():
-        Swap(db=db, lock=threading.RLock(), scope=session_id).put_many(segments)
+        swap = Swap(db=db, lock=threading.RLock(), scope=session_id)
+        swap.embedding = False  # no vector table yet (m006): pages are embedded when their session next runs
+        swap.put_many(segments)
     db.execute("DELETE FROM segments WHERE place = 'swap'")
 
 

@@ -184,3 +184,27 @@ def test_telemetry_counts_recalls_pages_evictions_and_thrashing(kernel: KernelSe
     ask(kernel, server, "Tell me again how Lena Voss names her zebras.", "question-2")
     paging = snapshot(kernel)["paging"]
     assert paging["faults"] == 2 and paging["thrashing"] >= 1
+
+
+def test_meaning_recalls_a_fact_sharing_no_word_and_an_unanswerable_question_recalls_nothing(
+    kernel: KernelSession, server: OpenAIServer
+):
+    """Issue 22, on the real shipped embedding model: "siblings ... medicine" finds "sister ... nurse" (no word
+    stem in common), `%context --json` says meaning found it, and a question memory cannot answer recalls nothing."""
+    from llmos_kernel.memory import embed
+
+    if not embed.available():
+        pytest.skip("the embedding model is not installed (make setup)")
+    facts = {"bike": "I bought a blue bicycle with a wicker basket last week.",
+             "sister": "My sister Maria works as a nurse at the children's hospital.",
+             "boiler": "The boiler was serviced in May by a plumber from Ghent."}
+    for cell, fact in facts.items():
+        ask(kernel, server, f"{FILLER}\n\n{fact}\n\n{OTHER}", cell)
+        ok(kernel.run(f"%evict {cell}"))
+    sent = ask(kernel, server, "Do any of my siblings have a job in medicine?", "siblings")
+    assert facts["sister"] in sent
+    paging = last_recall(kernel)
+    signals = {match["signal"] for item in paging["recalled"] for match in item["match"]}
+    assert "semantic" in signals
+    ask(kernel, server, "What is my favourite film?", "film")
+    assert last_recall(kernel)["recalled"] == []

@@ -47,6 +47,7 @@ _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n]\s*)$")
 SEMANTIC_FLOOR = 0.42  # cosine a page must reach on meaning alone (all-MiniLM-L6-v2; measured on the benchmark)
 SEMANTIC_MARGIN = 0.08  # and no further than this below the best page, unless the question asks for all
 SEMANTIC_TOP = 64  # pages looked at by meaning, at most
+PENDING = 16  # pages without a vector that a recall embeds itself, at most (on the typing path: bounded)
 FRESH = 8  # best lexical pages not embedded yet that a recall embeds itself (bounded: it is on the typing path)
 _ALL = re.compile(r"\b(all|every|each|list|how many|how much in total|total|which .* ever|everything)\b",
                   re.IGNORECASE)
@@ -190,6 +191,9 @@ class Ranker:
         model = embed.embedder()
         if model is None:
             return {}
+        # Pages the background thread has not reached yet (paged out a moment ago, or by an older version of
+        # the kernel) are embedded here, a bounded number a prompt, newest first.
+        self.swap.embed_pending(PENDING)
         query = model.embed([prompt])[0]
         ids, matrix = self.swap.vectors()
         sims = matrix @ query if ids else []

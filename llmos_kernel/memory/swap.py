@@ -398,8 +398,8 @@ class Swap:
     def _embed_later(self) -> None:
         """Embed the new pages in a background thread (one at a time; it stops when nothing is left)."""
         self._version += 1
-        if not self.embedding or self._db.in_transaction or not embed.available():
-            return  # inside someone's transaction (a store migration): embedded at the next page-out or recall
+        if not self.embedding or not embed.available():
+            return
         with self._lock:
             if self._embedder_thread is not None and self._embedder_thread.is_alive():
                 return
@@ -407,6 +407,8 @@ class Swap:
             self._embedder_thread.start()
 
     def _embed_all(self) -> None:
+        # Inside the session store's transaction the thread waits on the store's lock (which the transaction
+        # holds) and reads the pages once they are committed.
         try:
             while self.embed_pending(64):
                 pass
@@ -423,7 +425,7 @@ class Swap:
             rows = self._db.execute(
                 "SELECT p.rowid, f.text FROM swap_pages p JOIN swap_segments s ON s.rowid = p.segment"
                 " JOIN swap_fts f ON f.rowid = p.rowid LEFT JOIN swap_vectors v ON v.page = p.rowid"
-                " WHERE s.scope = ? AND v.page IS NULL ORDER BY p.rowid LIMIT ?",
+                " WHERE s.scope = ? AND v.page IS NULL ORDER BY p.rowid DESC LIMIT ?",
                 (self.scope, limit),
             ).fetchall()
         if not rows:
