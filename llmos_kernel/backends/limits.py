@@ -19,8 +19,9 @@ rarely over 16, so 32 per token is ample):
 - one SSE line (one chunk, or the body of a non-streamed completion): 6 bytes per character of the answer cap
   (JSON's ``\\uXXXX`` escapes), so a line with no end is never buffered for ever;
 - the whole body: 32 bytes per character of the answer cap, so 1 KiB per --max-tokens token where a chunk's JSON
-  around one token is ~200 bytes: a flood of chunks or comments that carry no text still ends (the litellm path,
-  which parses the bytes itself, counts chunks instead);
+  around one token is ~200 bytes: a flood of chunks or comments that carry no text still ends. The litellm path
+  (providers that are not OpenAI-compatible) never sees the bytes: it counts chunks instead, and a flood of comment
+  lines or one endless line is read by litellm's own parser until the server stops (an interrupt still ends it);
 - tool arguments nest at most ``MAX_DEPTH`` levels (real ones nest a handful): deeper ones end the answer with one
   message, before the tool loop, pydantic, an MCP server or the next request's JSON encoder recurse into them;
   a server's JSON nested past Python's recursion limit is "malformed", never a RecursionError.
