@@ -4,6 +4,7 @@ address from LLMOS_DEMO_API_BASE). nbclient has no stdin and no widget frontend:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -135,10 +136,11 @@ def test_a_user_tool_alone_in_its_cell(executed):
 def test_read_file_of_the_folder_once_allowed(executed):
     notebook, server, _folder = executed
     _data, meta = answer(cell(notebook, SCRIPT[3][0]))
+    ran = json.dumps({"path": "launch-notes.txt"})
     assert meta["tools"][0] | {"latency_s": 0, "approval_wait_s": 0} == {
-        "id": meta["tools"][0]["id"], "tool": "fs.read_file", "arguments": json.dumps({"path": "launch-notes.txt"}),
-        "decision": "allow", "approved": "rule", "status": "ok", "latency_s": 0, "approval_wait_s": 0,
-        "truncated": False}
+        "id": meta["tools"][0]["id"], "tool": "fs.read_file", "arguments": ran,
+        "sha256": hashlib.sha256(ran.encode()).hexdigest(), "decision": "allow", "approved": "rule", "status": "ok",
+        "latency_s": 0, "approval_wait_s": 0, "truncated": False}
     (result,) = tool_results(requests_of(server, 3)[1])
     assert "Launch window: 14 March, 09:30 UTC." in result
 
@@ -151,7 +153,7 @@ def test_taint_makes_an_allowed_python_call_ask(executed):
     assert tool_results(requests_of(server, 4)[1])[0].startswith("refused: this run has no way to ask")
     assert not (folder / "pwned.txt").exists()
     later = stdout(cell(notebook, "%tools", exact=True))
-    assert "untrusted content is in the window" in later
+    assert "untrusted content entered this session" in later and "%tools trust" in later
     assert any(line.split()[:2] == ["python", "allow"] for line in later.splitlines())  # allowed, yet it asked
 
 
