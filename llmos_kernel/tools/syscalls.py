@@ -69,12 +69,12 @@ class Syscalls:
         loop = self.active = ToolLoop(self, tools, on_call=on_call, on_step=lambda *_: None)
         # A server wrote its tools' descriptions: they reach the model as untrusted content (memory/taint.py).
         from_servers = any(tool.source.startswith("mcp:") for tool in tools)
+        defs = loop.definitions()
+        text = definitions_text(defs) if mode == "native" else backend.tool_prompt(defs)
         if memory is not None:
-            defs = loop.definitions()
-            text = definitions_text(defs) if mode == "native" else backend.tool_prompt(defs)
             memory().set_tools(text, names=[d["function"]["name"] for d in defs], from_servers=from_servers)
-        else:
-            loop.tainted_here = from_servers  # a --no-history cell: nothing resident, the request has them
+        elif from_servers:  # a --no-history cell: nothing resident, but its request carries them
+            loop.tainted_here = resident is None or resident.taint.definitions_untrusted(text, from_servers)
         return loop
 
     def cell_tainted(self) -> bool:

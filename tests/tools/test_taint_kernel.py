@@ -74,11 +74,11 @@ def calls(run) -> list[dict]:
     return final["metadata"]["llmos"].get("tools", [])
 
 
-def python_runs(k: KernelSession, server: OpenAIServer, name: str) -> bool:
+def python_runs(k: KernelSession, server: OpenAIServer, name: str, prompt: str = "Proceed.") -> bool:
     """A cell whose model calls python (allowed by a rule): True when it ran unasked; else it asked (denied)."""
     server.queue_tool_calls([{"name": "python", "arguments": {"code": f"{name} = 1"}}])
     server.queue_reply("ok")
-    (call,) = calls(ok(k.run("Proceed.")))
+    (call,) = calls(ok(k.run(prompt)))
     ran = k.eval(f"'{name}' in globals()")
     assert ran == (call["status"] == "ok")
     if not ran:
@@ -229,9 +229,12 @@ def test_mcp_tool_descriptions_taint_while_sent(server, folder, tmp_path):
     try:
         assert python_runs(k, server, "no_server")  # allowed, nothing untrusted yet
         ok(k.run(f"%mcp add demo --env MCP_TEST_NOTES -- {sys.executable} {MCP_SERVER}"))
+        bare = "%%prompt --no-history\nProceed."
+        assert not python_runs(k, server, "bare_with_server", bare)  # nothing resident, but the request has them
         assert not python_runs(k, server, "with_server")  # the server's descriptions were in the request
         assert "tool definitions from an MCP server" in k.run("%tools").stdout
         ok(k.run("%tools trust"))
         assert python_runs(k, server, "vouched")  # the same descriptions, vouched for by the user
+        assert python_runs(k, server, "bare_vouched", bare)
     finally:
         k.close()
