@@ -334,3 +334,26 @@ def test_a_broken_store_turns_persistence_off_without_breaking_the_runtime(tmp_p
     runtime.memory.commit_turn("c", "still", "works")
     session.save()  # a no-op, not an error
     assert path.read_bytes().startswith(b"this is not a database")
+
+
+def test_m004_marks_an_old_files_untrusted_swap_rows(tmp_path, monkeypatch):
+    """A store whose swap tables predate the untrusted column (memory/taint.py) gets it, filled from the JSON."""
+    path = tmp_path / "store.db"
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS[:1])
+    old = Store(path)
+    sid = old.create_session("k", {})
+    old.close()
+    monkeypatch.undo()
+    with contextlib.closing(sqlite3.connect(path)) as db:  # the swap tables as m002 left them
+        for statement in store_module.swap_schema("REFERENCES sessions(id) ON DELETE CASCADE"):
+            db.execute(statement)
+        for flag, name in ((True, "tainted"), (False, "clean")):
+            data = json.dumps(Segment(Kind.TOOL, f"{name} text", id=name, untrusted=flag).to_dict())
+            db.execute("INSERT INTO swap_segments (scope, id, kind, label, created, pages, data)"
+                       " VALUES (?, ?, 'tool', '', 0, 1, ?)", (sid, name, data))
+        db.execute("INSERT INTO _llmos_migrations VALUES ('m002_swap_on_disk', 0)")
+        db.commit()
+    store = Store(path)
+    assert "m004_untrusted_swap" in store.migrations()
+    swap = store.swap(sid)
+    assert swap.untrusted_count() == 1 and swap.get("tainted").untrusted and not swap.get("clean").untrusted
