@@ -11,6 +11,13 @@ a cell among filler paragraphs, then 24 questions of each of five kinds:
   both facts must reach the request;
 - abstention: about people never mentioned; a hit is a prompt that recalled nothing.
 
+Issue 22 adds first-person notebook facts and four kinds whose questions name no one (so the name gate cannot
+help): no-overlap (the question shares no word stem with its fact: checked mechanically with FTS5's own porter
+stemmer when the session is built), aggregation (a question asking for all of something: every one of its facts
+must reach the request), temporal (an older and a newer fact; "original"/"first" needs the older, "now" the
+newer) and abstention-open (nothing in memory answers it; a hit is a prompt that recalled nothing). The
+"rank ms" column is the median time to rank swap for one question in the kernel, embedding it included.
+
 A real llmos kernel runs the session against the loopback OpenAI-compatible server (an echo model, so the
 figures do not depend on any model); a hit means the needed fact sentences are in the request the server
 received. Three systems are run the same way, at windows of 5%, 10% and 25% of the session's tokens:
@@ -44,7 +51,8 @@ from _harness import Kernel, jupyter_env, log
 from llmos_kernel.memory.tokenizers import EstimateTokenizer, count_messages
 from tests.support.openai_server import OpenAIServer, estimate_prompt_tokens
 
-KINDS = ("direct", "paraphrase", "update", "two-hop", "abstention")
+KINDS = ("direct", "paraphrase", "update", "two-hop", "abstention", "no-overlap", "aggregation", "temporal",
+         "abstention-open")
 QUESTIONS_PER_KIND = 24
 WINDOWS = (0.05, 0.10, 0.25)
 RESERVED = 256  # %reserve: tokens held back for the answer (the echo answers are short)
@@ -97,6 +105,60 @@ FILLER_WORDS = {
 }
 
 
+# Issue 22: first-person notebook facts, as a person keeps them. Questions of these kinds name no one, so the
+# name gate cannot help; build_session() checks mechanically (FTS5's own porter stemmer) that a no-overlap
+# question shares no word stem with its fact.
+NO_OVERLAP = [
+    ("My sister Maria works as a nurse at the children's hospital.", "Do any of my siblings have a job in medicine?"),
+    ("We adopted a tabby kitten and two hamsters last spring.", "What animals share our home?"),
+    ("Our daughter Lucia plays the cello in the youth orchestra.", "Which instrument does my child practise?"),
+    ("I am allergic to peanuts and shellfish.", "Which foods make me ill?"),
+    ("My commute is forty minutes by tram each way.", "How long does getting to the office take me?"),
+    ("The wedding anniversary dinner is booked at Casa Verde on the ninth.", "Where are we celebrating being married?"),
+    ("I ran the Berlin marathon in three hours and fifty minutes.", "What was my finishing time in that race?"),
+    ("My landlord raised the rent by eighty euros a month.", "How much extra must I pay for the flat?"),
+    ("Grandpa Tomas turns ninety in October.", "How old will my grandfather be this autumn?"),
+    ("I drive a second-hand green Skoda Octavia estate.", "What car do I own?"),
+    ("Our boiler was replaced by a plumber from Ghent in May.", "Who fixed the heating?"),
+    ("I am learning Portuguese with an evening class on Tuesdays.", "Which language am I studying?"),
+]
+AGGREGATION = [
+    (["We adopted a tabby kitten named Miso.", "My son brought home a hamster called Pip.",
+      "A retired racing greyhound named Bolt joined the family in June."], "List all the pets we have."),
+    (["In March I visited Lisbon for a conference.", "We spent August camping in the Dolomites.",
+      "I flew to Montreal in November for my cousin's wedding."], "Which places did I travel to this year? List all."),
+    (["I finished reading Middlemarch on the train.", "On holiday I read The Left Hand of Darkness.",
+      "Last week I read a biography of Ada Lovelace."], "Which books have I read? List every one."),
+    (["I sprained my ankle playing five-a-side football.", "I cut my thumb badly while slicing bread.",
+      "I bruised a rib falling off my bike on the ice."], "What injuries have I had? List them all."),
+]
+TEMPORAL = [  # (older fact, newer fact, question, which one is needed)
+    ("I started at the bakery as a dishwasher.", "At the bakery I was promoted to head baker.",
+     "What was my original role at the bakery?", 0),
+    ("My phone number was 0612 4455.", "I changed my phone number to 0699 1212.", "What is my phone number now?", 1),
+    ("The team meeting was on Mondays.", "The team meeting moved to Thursdays.", "When is the team meeting now?", 1),
+    ("My first car was a red Fiat Panda.", "These days my car is an electric Renault Zoe.",
+     "What was my first car?", 0),
+]
+ABSTAIN_OPEN = ["What is my favourite film?", "Which football team do I support?", "What is my blood type?",
+                "Where did I go to university?", "What colour is my front door?", "What is my shoe size?",
+                "Which newspaper do I read?", "What is my favourite board game?", "What is my star sign?",
+                "Which mountain did I climb?"]
+
+
+def stems(text: str) -> set[str]:
+    """The porter stems FTS5 (the swap's own tokenizer) indexes for `text`, stop-words left out."""
+    import sqlite3
+
+    from llmos_kernel.memory.swap import query_terms
+
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE VIRTUAL TABLE f USING fts5(x, tokenize = 'porter unicode61 remove_diacritics 2')")
+    db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(f, 'row')")
+    db.execute("INSERT INTO f VALUES (?)", (" ".join(query_terms(text)),))
+    return {row[0] for row in db.execute("SELECT term FROM v")}
+
+
 @dataclass
 class Question:
     kind: str
@@ -122,6 +184,7 @@ class Run:
     request_tokens: list[int] = field(default_factory=list)
     recalled_tokens: list[int] = field(default_factory=list)
     findable: str = "-"
+    plan_ms: float | None = None  # median time to rank swap for one question (the recall's planning cost)
     thrashing: int | None = None
     seconds: float = 0.0
 
@@ -185,6 +248,19 @@ def build_session(seed: int = 14) -> Session:
         template = (DIRECT[index % len(DIRECT)][2], PARAPHRASE[index % len(PARAPHRASE)][1],
                     UPDATES[index % len(UPDATES)][2])[index % 3]
         questions.append(Question("abstention", template.format(p=name), []))
+    for fact, ask in NO_OVERLAP:
+        shared = stems(fact) & stems(ask)
+        assert not shared, f"no-overlap question shares {shared} with its fact: {ask!r}"
+        early.append(fact)
+        questions.append(Question("no-overlap", ask, [fact]))
+    for group, ask in AGGREGATION:
+        early += group
+        questions.append(Question("aggregation", ask, list(group)))
+    for older, newer, ask, needed in TEMPORAL:
+        early.append(older)
+        late.append(newer)
+        questions.append(Question("temporal", ask, [(older, newer)[needed]]))
+    questions += [Question("abstention-open", ask, []) for ask in ABSTAIN_OPEN]
     rng.shuffle(early)
     rng.shuffle(late)
     facts = early + late
@@ -228,11 +304,12 @@ def run_kernel(session: Session, server: OpenAIServer, share: float, system: str
             kernel.execute(question.text, cell_id=f"question-{n}").check()
             body = server.requests[before]["body"]
             score(run, question, body)
-            if question.kind == "abstention" and system != "lru, no recall":
+            if question.kind.startswith("abstention") and system != "lru, no recall":
                 paging = json.loads(kernel.execute("%context --json").check().text()).get("paging") or {}
                 run.hits["abstention"][-1] = not paging.get("recalled")
                 run.recalled_tokens.append(paging.get("tokens", 0))
         run.findable = findable(kernel, session)
+        run.plan_ms = planning_ms(kernel, session)
         run.thrashing = json.loads(kernel.execute("%memory --json").check().text())["paging"]["thrashing"]
     server.requests.clear()
     run.seconds = time.perf_counter() - started
@@ -257,6 +334,25 @@ for fact in facts:
         found += 1
 print(found, len(facts))
 """
+
+
+PLANNING = """
+import json, statistics, time
+from llmos_kernel.memory.recall import Ranker
+memory = get_ipython().kernel.runtime.memory
+times = []
+for question in json.loads({questions!r}):
+    started = time.perf_counter()
+    Ranker(memory.swap, memory.recall_options).rank(question)
+    times.append(1000 * (time.perf_counter() - started))
+print(statistics.median(times))
+"""
+
+
+def planning_ms(kernel: Kernel, session: Session) -> float:
+    """Median milliseconds to rank swap for one question (embedding the question included), in the kernel."""
+    questions = json.dumps([question.text for question in session.questions])
+    return float(kernel.execute("%%python\n" + PLANNING.format(questions=questions)).check().text().split()[0])
 
 
 def findable(kernel: Kernel, session: Session) -> str:
@@ -304,6 +400,7 @@ def run_trim(session: Session, server: OpenAIServer, share: float, usable: int) 
 # -- the report ------------------------------------------------------------------------------------------------
 
 ABLATIONS = (
+    ("llmos: lexical only (before issue 22)", "get_ipython().kernel.runtime.memory.recall_options.semantic = False"),
     ("llmos: no two-hop", "get_ipython().kernel.runtime.memory.recall_options.two_hop = False"),
     ("llmos: no recency", "get_ipython().kernel.runtime.memory.recall_options.recency = 0.0"),
     ("llmos: no relevance gate", "get_ipython().kernel.runtime.memory.recall_options.coverage = 0.0"),
@@ -312,7 +409,8 @@ ABLATIONS = (
 
 
 def table(runs: list[Run]) -> str:
-    head = ["window", "system", *KINDS, "avg request", "usable", "recall/abst.", "thrashing", "findable", "time"]
+    head = ["window", "system", *KINDS, "avg request", "usable", "recall/abst.", "thrashing", "findable",
+            "rank ms", "time"]
     rows = []
     for run in runs:
         abstained = (f"{statistics.mean(run.recalled_tokens):.0f} tok" if run.recalled_tokens else "-")
@@ -320,7 +418,7 @@ def table(runs: list[Run]) -> str:
                      *(f"{run.rate(kind):.0f}%" for kind in KINDS),
                      f"{statistics.mean(run.request_tokens):,.0f}", f"{run.usable:,}", abstained,
                      "-" if run.thrashing is None else str(run.thrashing), run.findable,
-                     f"{run.seconds:.0f} s"])
+                     "-" if run.plan_ms is None else f"{run.plan_ms:.0f}", f"{run.seconds:.0f} s"])
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(" --- " for _ in head) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)

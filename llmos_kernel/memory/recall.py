@@ -44,7 +44,7 @@ ANCHORS = 3  # rarest words of a question without names, of which a page must ca
 NAME_COVERAGE = 0.6  # of the weight of the names a question uses: two equally rare names both, or the rarer
 _WORD = re.compile(r"\w+")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\n]\s*)$")
-SEMANTIC_FLOOR = 0.42  # cosine a page must reach on meaning alone (all-MiniLM-L6-v2; measured on the benchmark)
+SEMANTIC_FLOOR = 0.38  # cosine a page must reach on meaning alone (all-MiniLM-L6-v2; measured on the benchmark)
 SEMANTIC_MARGIN = 0.08  # and no further than this below the best page, unless the question asks for all
 SEMANTIC_TOP = 64  # pages looked at by meaning, at most
 PENDING = 16  # pages without a vector that a recall embeds itself, at most (on the typing path: bounded)
@@ -152,10 +152,16 @@ class Ranker:
         that carry those names. Otherwise a page passes on meaning alone above the floor, near the best page
         (or anywhere above the floor when the question asks for all of something)."""
         similar = self._similar(prompt, lexical)
-        if not similar:
-            return lexical
+        if similar is None:
+            return lexical  # no model: words alone, as before
+        if not known and any(not self._frequency(term) for term in query_terms(prompt) if not self._common(term)):
+            # A word memory has never seen says what the question is about ("film" in "my favourite film"):
+            # pages sharing only its other words ("favourite tea") must be close in meaning to come back.
+            lexical = [hit for hit in lexical if similar.get(hit.page.rowid, 0.0) >= self.options.semantic_floor]
         best_lexical = max((hit.score for hit in lexical), default=0.0) or 1.0
         floor = self.options.semantic_floor
+        if not similar:
+            return lexical
         best_sim = max(similar.values())
         wants_all = bool(_ALL.search(prompt))
         cut = floor if wants_all else max(floor, best_sim - SEMANTIC_MARGIN)
@@ -179,18 +185,18 @@ class Ranker:
             by_row[row.rowid] = Hit(row, closeness(sim), [], 1, 0.0, sim, "semantic")
         return list(by_row.values())
 
-    def _similar(self, prompt: str, lexical: list[Hit]) -> dict[int, float]:
-        """Page rowid -> cosine with the prompt, for the closest pages ({} when no model is installed).
+    def _similar(self, prompt: str, lexical: list[Hit]) -> dict[int, float] | None:
+        """Page rowid -> cosine with the prompt, for the closest pages (None when no model is installed).
 
         Pages the background thread has not reached yet (paged out just now) are embedded here when the
         words found them, so a fresh page is never ranked below an older one for lack of a vector."""
         from . import embed
 
         if not getattr(self.swap, "embedding", False) or not embed.available():
-            return {}
+            return None
         model = embed.embedder()
         if model is None:
-            return {}
+            return None
         # Pages the background thread has not reached yet (paged out a moment ago, or by an older version of
         # the kernel) are embedded here, a bounded number a prompt, newest first.
         self.swap.embed_pending(PENDING)

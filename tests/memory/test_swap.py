@@ -115,7 +115,7 @@ def test_hostile_queries_still_find_their_words(swap: Swap):
 
 
 def test_fts_query_quotes_and_ors_words():
-    assert fts_query('say "hi" OR bye') == '"say" OR "hi" OR "bye"'
+    assert fts_query('yell "hi" OR bye') == '"yell" OR "hi" OR "bye"'  # "say" is a stop-word (issue 22)
     assert fts_query(" ".join(f"w{i}" for i in range(100))).count(" OR ") == 31
     assert fts_query("!!! ** ((") == ""
     assert fts_query("x x X y") == '"x" OR "y"'
