@@ -306,7 +306,7 @@ def run_kernel(session: Session, server: OpenAIServer, share: float, system: str
             score(run, question, body)
             if question.kind.startswith("abstention") and system != "lru, no recall":
                 paging = json.loads(kernel.execute("%context --json").check().text()).get("paging") or {}
-                run.hits["abstention"][-1] = not paging.get("recalled")
+                run.hits[question.kind][-1] = not paging.get("recalled")
                 run.recalled_tokens.append(paging.get("tokens", 0))
         run.findable = findable(kernel, session)
         run.plan_ms = planning_ms(kernel, session)
