@@ -6,9 +6,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from . import KERNEL_NAME
 
@@ -48,6 +50,27 @@ def output_text(output: dict) -> str:
     return f"{data.get('text/plain', '')}\n{footer}"
 
 
+def _local_transport() -> Any:
+    """Config for a kernel reached over Unix sockets, not TCP on loopback.
+
+    ipykernel 7 warns that TCP "without encryption" exposes the cells, and a newcomer running `make demo` reads
+    that as a problem. The kernel is a child of this process on this machine, so IPC sockets (files in Jupyter's
+    runtime folder, private to the user) are the honest transport; Windows has no IPC transport and keeps TCP.
+    """
+    from traitlets.config import Config
+
+    config = Config()
+    if os.name == "posix":
+        from jupyter_core.paths import jupyter_runtime_dir
+
+        # The socket path must be absolute: the kernel starts in the notebook's folder, this process elsewhere.
+        runtime = Path(jupyter_runtime_dir())
+        runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = str(runtime / f"llmos-run-{os.getpid()}")
+    return config
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m llmos_kernel run", description=__doc__.splitlines()[0])
     parser.add_argument("notebook")
@@ -60,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(args.notebook, as_version=4)
-    client = NotebookClient(nb, timeout=args.timeout, kernel_name=KERNEL_NAME,
+    client = NotebookClient(nb, timeout=args.timeout, kernel_name=KERNEL_NAME, config=_local_transport(),
                             resources={"metadata": {"path": str(Path(args.notebook).parent)}})
     failed = False
     try:

@@ -7,6 +7,7 @@ prompt is a plain token prefix that llama.cpp's KV cache reuses when the context
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import threading
@@ -67,6 +68,32 @@ def default_threads() -> int:
 DEFAULT_CONTEXT = 8192
 
 
+@contextlib.contextmanager
+def no_weight_repacking() -> Iterator[None]:
+    """Load models without ggml's "extra buffer types" (weights repacked for AMX / AVX-512 kernels).
+
+    On CPUs with AMX (Sapphire Rapids and later), llama-cpp-python 0.3.36 built natively segfaults in the
+    repacked matmul as soon as a prompt has more than one token: one-token prompts worked, "Hello there ..." died
+    with SIGSEGV (measured on this project's CI machine). Llama() takes no switch for it, so the default model
+    parameters it starts from get ``use_extra_bufts = False`` while our model loads; the plain CPU kernels give
+    the same tokens per second on a 135M model here.
+    """
+    import llama_cpp.llama as llama_module
+
+    original = llama_module.llama_cpp.llama_model_default_params
+
+    def defaults() -> Any:
+        params = original()
+        params.use_extra_bufts = False
+        return params
+
+    llama_module.llama_cpp.llama_model_default_params = defaults
+    try:
+        yield
+    finally:
+        llama_module.llama_cpp.llama_model_default_params = original
+
+
 def llama_settings(n_ctx: int | None = None) -> dict[str, Any]:
     """The llama_cpp.Llama keyword arguments the kernel loads models with (the benchmarks' baselines use them too).
 
@@ -123,11 +150,12 @@ class LlamaCppBackend:
                 from llama_cpp import Llama
                 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-                llm = Llama(model_path=str(self.path), **llama_settings(self._n_ctx or DEFAULT_CONTEXT))
-                trained = llm._model.n_ctx_train()
-                if not self._n_ctx and trained < DEFAULT_CONTEXT:  # never beyond what it was trained on
-                    llm.close()
-                    llm = Llama(model_path=str(self.path), **llama_settings(trained))
+                with no_weight_repacking():
+                    llm = Llama(model_path=str(self.path), **llama_settings(self._n_ctx or DEFAULT_CONTEXT))
+                    trained = llm._model.n_ctx_train()
+                    if not self._n_ctx and trained < DEFAULT_CONTEXT:  # never beyond what it was trained on
+                        llm.close()
+                        llm = Llama(model_path=str(self.path), **llama_settings(trained))
                 template = llm.metadata.get("tokenizer.chat_template")
                 self._template_tools = bool(template and "tools" in template)
                 if template:

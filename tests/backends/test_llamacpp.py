@@ -74,10 +74,6 @@ def test_a_missing_gguf_is_a_clear_error(tmp_path):
 
 # -- sampling defaults and the answer cap (issue 12) ------------------------------------------------------------
 
-# llama-cpp-python's create_completion defaults: what the kernel called the model with before.
-RAW_DEFAULTS = {"temperature": 0.8, "top_p": 0.95, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.0}
-
-
 def kernel_first_seed() -> int:
     """The seed llama-cpp-python draws for a fresh Llama's first unseeded call: a new kernel's first cell."""
     import random
@@ -85,20 +81,17 @@ def kernel_first_seed() -> int:
     return random.Random(llama_cpp.LLAMA_DEFAULT_SEED).randint(0, 2**32)
 
 
-def test_hello_loops_under_the_raw_defaults_and_stops_under_ours():
+def test_hello_stops_under_our_sampling_for_a_new_kernels_first_seeds():
+    # Issue 12: under llama-cpp-python's raw defaults "hello" repeated one line to the cap on the CPU it was
+    # measured on. Whether a given seed loops depends on the CPU's matmul kernels (AMX, AVX-512 and AVX2 round
+    # differently), so what is asserted is ours: a short answer that stops, for each of a new kernel's first seeds.
     backend = LlamaCppBackend(embedded_model_path(), "smollm2-sampling", n_ctx=2048)
     hello = [{"role": "system", "content": DEFAULT_SYSTEM}, {"role": "user", "content": "hello"}]
-    params = CallParams(max_tokens=80, extra={"seed": kernel_first_seed()})
-
-    backend.sampling = dict(RAW_DEFAULTS)
-    before = list(backend.stream(hello, params))
-    assert before[-1].finish_reason == "length", "the case from issue 12 no longer loops: re-measure"
-    lines = [line for line in "".join(d.text for d in before).splitlines() if line.strip()]
-    assert len(lines) > 3 and len(set(lines)) == 1  # one line, over and over
-
     backend.sampling = dict(SAMPLING)
-    after = list(backend.stream(hello, params))
-    assert after[-1].finish_reason == "stop" and after[-1].usage.completion_tokens < 40
+    for offset in range(4):
+        params = CallParams(max_tokens=80, extra={"seed": kernel_first_seed() + offset})
+        after = list(backend.stream(hello, params))
+        assert after[-1].finish_reason == "stop" and after[-1].usage.completion_tokens < 40
 
 
 def test_the_default_cap_applies_when_a_call_sets_none(backend):

@@ -136,10 +136,27 @@ def gguf_path() -> Path:
     return Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
+# `python -m llama_cpp.server`, with ggml's weight repacking off: on AMX CPUs llama-cpp-python 0.3.36 segfaults
+# in the repacked matmul on any prompt of more than one token (see no_weight_repacking in backends/llamacpp.py;
+# this venv has no llmos_kernel, so the same switch is set here).
+SERVER_WITHOUT_REPACKING = """\
+import runpy, sys
+import llama_cpp.llama as llama_module
+original = llama_module.llama_cpp.llama_model_default_params
+def defaults():
+    params = original()
+    params.use_extra_bufts = False
+    return params
+llama_module.llama_cpp.llama_model_default_params = defaults
+sys.argv[0] = "llama_cpp.server"
+runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
+"""
+
+
 def served_model(python: Path) -> Service:
     """llama-cpp-python's OpenAI-compatible server on the embedded GGUF (flags use underscores; on/off flags take
     a value)."""
-    argv = [str(python), "-m", "llama_cpp.server", "--model", str(gguf_path()), "--model_alias", SERVED_ALIAS,
+    argv = [str(python), "-c", SERVER_WITHOUT_REPACKING, "--model", str(gguf_path()), "--model_alias", SERVED_ALIAS,
             "--n_ctx", str(N_CTX), "--n_threads", "1",
             # Its default cuts the running answer whenever another request arrives (interrupt_requests=True): a
             # shared server must queue them instead. Through the proxy such a cut looks like a complete answer.
