@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 PYTEST_ARGS ?=
 
-.PHONY: setup venv setup-browser demo lab test test-lowest test-proxy lint bench clean
+.PHONY: setup venv setup-browser demo lab test test-unit test-lowest test-proxy lint bench clean
 
 # The venv is made once; `setup` re-installs the project when pyproject.toml changed.
 $(PY):
@@ -62,6 +62,10 @@ test: setup setup-browser
 	$(PY) -m ruff check llmos_kernel tests benchmarks
 	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
 
+# The fast tier alone (pure logic, no kernel process, no browser): about a minute.
+test-unit: setup
+	$(PY) -m pytest -q -ra -m unit $(PYTEST_ARGS)
+
 # The real three tiers (tests/proxy, marker `proxy`): llama-cpp-python's server on the embedded GGUF and the
 # LiteLLM proxy, both from a virtualenv of their own (.venv-proxy: litellm[proxy] pins mcp<2, which must not meet
 # the kernel's mcp 2.x), made on first use from tests/proxy/requirements.txt (~1-2 minutes from pip's cache).
@@ -78,4 +82,4 @@ bench: setup
 	$(PY) benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) .venv-lowest .venv-proxy
+	rm -rf $(VENV) .venv-lowest .venv-proxy .venv-newest-python
