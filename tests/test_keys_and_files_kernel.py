@@ -248,6 +248,8 @@ def test_run_neutralizes_terminal_escapes_in_model_text(tmp_path):
     assert "Title" in out and "done" in out  # the answer was printed
     for bad in ("\x1b]", "\x1b[2J", "\x07", "\x1b[31m", "\r"):
         assert bad not in out, (bad, out)
+    # Issue 23: the kernel is reached over IPC sockets, so ipykernel 7 has no "TCP without encryption" to warn of.
+    assert "without encryption" not in result.stdout + result.stderr
 
 
 # -- 9. %replay import is all or nothing -------------------------------------------------------------------------
