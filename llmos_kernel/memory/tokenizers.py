@@ -111,6 +111,30 @@ def load_encoding(encoding_name: str) -> Any:
         return encoding
 
 
+PIECE_CHARS = 65_536  # tiktoken encodes at most this much at once
+
+
+def encoded_length(encoding: Any, text: str) -> int:
+    """tiktoken's token count of ``text``, in pieces of at most PIECE_CHARS.
+
+    tiktoken 0.7 (the lowest we admit) panics with a regex stack overflow on a long run without a break (4 MB of
+    "z" from a hostile server, found by tests/test_fuzz_trust.py); newer releases do not. A piece ends just before
+    a whitespace character, where tiktoken's pre-tokenizer splits anyway, so the sum is the whole text's count for
+    ordinary text; a run with no whitespace for 64 K characters may count a token more per piece.
+    """
+    if len(text) <= PIECE_CHARS:
+        return len(encoding.encode_ordinary(text))
+    total, start = 0, 0
+    while start < len(text):
+        end = min(start + PIECE_CHARS, len(text))
+        if end < len(text):
+            cut = max(text.rfind(" ", start + 1, end), text.rfind("\n", start + 1, end))
+            end = cut if cut > start else end
+        total += len(encoding.encode_ordinary(text[start:end]))
+        start = end
+    return total
+
+
 class TiktokenTokenizer:
     """Exact counts for OpenAI model families."""
 
@@ -129,7 +153,7 @@ class TiktokenTokenizer:
 
     def count(self, text: str) -> int:
         # encode_ordinary: user text that happens to contain "<|endoftext|>" is counted as text, never raises.
-        return len(self._encoding.encode_ordinary(text))
+        return encoded_length(self._encoding, text)
 
     def __repr__(self) -> str:
         return f"TiktokenTokenizer({self.name!r})"
@@ -196,7 +220,7 @@ class EstimateTokenizer:
 
     def count_raw(self, text: str) -> int:
         if self._encoding is not None:
-            return len(self._encoding.encode_ordinary(text))
+            return encoded_length(self._encoding, text)
         return math.ceil(len(text) / 4)
 
     def count(self, text: str) -> int:

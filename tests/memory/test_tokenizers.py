@@ -216,3 +216,14 @@ def test_window_accounting_equals_tiktoken_on_the_request():
         for m in plan.messages
     )
     assert plan.used == expected == count_messages(tokenizer, plan.messages)
+
+
+def test_long_texts_are_counted_in_pieces_exactly_and_a_hostile_run_never_panics():
+    from llmos_kernel.memory.tokenizers import PIECE_CHARS, encoded_length, load_encoding
+
+    encoding = load_encoding("cl100k_base")
+    words = " ".join(["alpha", "beta,", "gamma\n", "delta"][i % 4] for i in range(3 * PIECE_CHARS // 5))
+    assert len(words) > 2 * PIECE_CHARS
+    assert encoded_length(encoding, words) == len(encoding.encode_ordinary(words))
+    # tiktoken 0.7 panicked (a BaseException) on one 4 MB run; in pieces it is counted.
+    assert encoded_length(encoding, "z" * 4_000_000) > 0
