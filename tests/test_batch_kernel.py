@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import time
+import threading
 
 import pytest
 
 from tests.support.kernel import KernelSession, Run
 from tests.support.openai_server import OpenAIServer
+from tests.support.waits import wait_until
 from tests.test_prompt_programs import server  # noqa: F401 - the loopback server, one per test module
 
 
@@ -106,10 +107,18 @@ def test_a_broken_stream_is_retried_for_that_item_only(k, server):
 
 def test_concurrency_is_what_the_server_sees(k, server):
     ok(k.py("many = [f'q{i}' for i in range(8)]"))
-    server.default_delay = 0.3  # each answer waits, so concurrent requests overlap at the server
-    ok(k.run("%%prompt --map many --concurrency 4\nAnswer {item}."))
+    # Every answer is held until four requests are at the server at once: --concurrency 4 must get there (or the
+    # guard fails), and a fifth would show in max_in_flight.
+    together = threading.Event()
+    for _ in range(8):
+        server.queue_fault("hang", gate=together)
+    msg_id = k.send("%%prompt --map many --concurrency 4\nAnswer {item}.")
+    wait_until(lambda: server.in_flight >= 4, "four requests at the server at once")
+    together.set()
+    ok(k.collect(msg_id))
     assert server.attempts == 8 and server.max_in_flight == 4
     server.reset()
+    server.default_delay = 0.3  # answers take a while, so a batch that ignored --concurrency 1 would overlap
     ok(k.run("%%prompt --map many --concurrency 1\nAnswer again {item}."))
     assert server.attempts == 8 and server.max_in_flight == 1
 
@@ -130,18 +139,22 @@ def test_the_whole_batch_is_estimated_and_checked_before_the_first_item(k, serve
 def test_an_interrupt_keeps_what_finished_and_a_rerun_with_replay_resumes(k, server):
     ok(k.run("%replay on"))
     ok(k.py("jobs = [f'job{i}' for i in range(6)]"))
-    server.default_delay = 0.6
+    held = threading.Event()
+    for _ in range(4):
+        server.queue_fault("hang", seconds=0)  # answered at once (an echo)
+    for _ in range(2):
+        server.queue_fault("hang", gate=held)  # the last two are held until after the interrupt
     cell = "%%prompt --map jobs --concurrency 2 --as done\nProcess {item}."
     msg_id = k.send(cell)
-    assert server.wait_for_attempts(4, timeout=30)  # two answered, two more on their way
-    time.sleep(0.1)
+    # Two at a time: the sixth request leaves only once four items have finished, and the last two never answer.
+    assert server.wait_for_attempts(6, timeout=60)
     k.km.interrupt_kernel()
     run = k.collect(msg_id)
+    held.set()  # the kernel has stopped waiting for these; late answers must not count
     assert run.status == "error" and "stopped after" in run.error_text and "Traceback" not in run.error_text
     finished = [x for x in k.eval("done") if x is not None]
-    assert 2 <= len(finished) < 6
+    assert len(finished) == 4
     assert "interrupted" in k.run("%ps").stdout
-    server.default_delay = 0.0
     server.reset()
     run = ok(k.run(cell))
     assert server.attempts == 6 - len(finished)  # the finished items replayed, the rest ran

@@ -9,8 +9,10 @@ failed cell in memory, and a stream that broke mid-answer keeps its partial text
 from __future__ import annotations
 
 import socket
+import threading
 import time
 import uuid
+from itertools import pairwise
 
 import pytest
 
@@ -78,15 +80,15 @@ TRANSIENT = [
 def test_transient_faults_are_retried_then_explained(kernel, server, fault, kw, words):
     server.set_fault_always(fault, **kw)
     prompt = f"transient {fault} {uuid.uuid4().hex}"
-    started = time.monotonic()
     run = kernel.run(prompt)
-    elapsed = time.monotonic() - started
     assert_one_clear_error(run, MODEL, *words)
     assert server.attempts == 3  # the first try and two retries, no more
+    # The wait before each retry, seen at the server (arrival to arrival): a lower bound, which load only lengthens.
+    gaps = [b["at"] - a["at"] for a, b in pairwise(server.requests)]
     if fault == "429":
-        assert elapsed >= 2.0  # Retry-After: 1 honoured before each retry
+        assert min(gaps) >= 1.0, gaps  # Retry-After: 1 honoured before each retry
     else:
-        assert elapsed >= 1.0  # exponential backoff: about 0.5 s, then 1 s
+        assert gaps[0] >= 0.4 and gaps[1] >= 0.8, gaps  # exponential backoff (jittered): 0.5 s, then 1 s
     assert_next_cell_is_clean(kernel, server, prompt)
 
 
@@ -121,10 +123,10 @@ def test_a_hang_honours_the_cell_timeout(kernel, server):
     prompt = f"hang {uuid.uuid4().hex}"
     started = time.monotonic()
     run = kernel.run(f"%%prompt --timeout 2\n{prompt}")
-    elapsed = time.monotonic() - started
     assert_one_clear_error(run, MODEL, "in time", "timeout")
-    # the timeout is one budget across attempts: 2 s, not three attempts of 2 s plus backoff
-    assert server.attempts == 1 and 2 <= elapsed < 6
+    assert time.monotonic() - started >= 2  # it waited the whole timeout (a lower bound: load only lengthens it)
+    # the timeout is one budget across attempts: one attempt, not three attempts of 2 s plus backoff
+    assert server.attempts == 1
     assert_next_cell_is_clean(kernel, server, prompt)
 
 
@@ -139,9 +141,8 @@ BROKEN = [
 def test_a_broken_stream_keeps_its_partial_answer_visible_and_marked(kernel, server, fault, kw, words):
     server.queue_fault(fault, after=2, text="alpha beta gamma delta epsilon zeta", **kw)
     prompt = f"broken {fault} {uuid.uuid4().hex}"
-    started = time.monotonic()
+    # No clock: a stall the timeout missed would end after 60 s as a whole answer, which fails the checks below.
     run = kernel.run(f"%%prompt --timeout 2\n{prompt}")
-    assert time.monotonic() - started < 10
     assert_one_clear_error(run, MODEL, *words)
     assert server.attempts == 1  # text had arrived: never retried
     final = run.final_display()
@@ -160,9 +161,8 @@ def test_refused_connection_on_a_closed_port(fault_kernel, server):
         name = "openai/nowhere"
         run = fault_kernel.run(f"%model {name} --api-base http://127.0.0.1:{port}/v1 --window 16000")
         assert run.status == "ok", run.error_text
-        started = time.monotonic()
-        assert_one_clear_error(fault_kernel.run("anyone there?"), name, "cannot reach", "connection")
-        assert time.monotonic() - started < 10
+        # timeout: a guard only (a refused connection must not hang the cell), not a speed limit
+        assert_one_clear_error(fault_kernel.run("anyone there?", timeout=120), name, "cannot reach", "connection")
     assert fault_kernel.alive()
 
 
@@ -194,8 +194,10 @@ def test_context_length_exceeded_refits_memory_and_retries_once(fault_kernel, se
 
 # -- interrupts ----------------------------------------------------------------------------------------------
 
-def wait_for_output(kernel: KernelSession, msg_id: str, msg_type: str, timeout: float = 60) -> list[dict]:
-    """Read iopub until the cell publishes ``msg_type`` (or finishes); returns what was read."""
+def wait_for_output(kernel: KernelSession, msg_id: str, msg_type: str, shown: str = "",
+                    timeout: float = 60) -> list[dict]:
+    """Read iopub until the cell publishes ``msg_type`` (with ``shown`` in its plain text, when given) or finishes;
+    returns what was read."""
     seen: list[dict] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -203,16 +205,17 @@ def wait_for_output(kernel: KernelSession, msg_id: str, msg_type: str, timeout: 
         if msg["parent_header"].get("msg_id") != msg_id:
             continue
         seen.append(msg)
-        if msg["msg_type"] == msg_type:
+        if msg["msg_type"] == msg_type and shown in str(msg["content"].get("data", {}).get("text/plain", "")):
             return seen
         if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
             return seen
     raise TimeoutError(f"no {msg_type} within {timeout} s")
 
 
-def interrupt_after(kernel: KernelSession, code: str, msg_type: str) -> Run:
+def interrupt_after(kernel: KernelSession, code: str, msg_type: str, shown: str = "") -> Run:
+    """Interrupt the cell once it published ``msg_type`` (a display update showing ``shown``, when given)."""
     msg_id = kernel.send(code, cell_id=uuid.uuid4().hex)
-    seen = wait_for_output(kernel, msg_id, msg_type)
+    seen = wait_for_output(kernel, msg_id, msg_type, shown)
     finished = seen[-1]["msg_type"] == "status"
     if not finished:
         kernel.km.interrupt_kernel()
@@ -236,11 +239,15 @@ def assert_valid_interrupt(run: Run) -> bool:
 
 def test_twenty_interrupts_while_streaming_from_a_server(kernel, server):
     interrupted = 0
+    held = threading.Event()  # opened only after the loop: each answer stops after five words until then
     for i in range(20):
-        server.queue_reply(" ".join(f"w{i}.{j}" for j in range(100)), chunk_delay=0.02)  # 2 s unless stopped
-        interrupted += assert_valid_interrupt(interrupt_after(kernel, f"story {i}", "update_display_data"))
+        server.queue_fault("stall", after=5, text=" ".join(f"w{i}.{j}" for j in range(100)), gate=held)
+        # the first words on screen: the stream is under way, and held, so the interrupt lands mid-stream
+        interrupted += assert_valid_interrupt(interrupt_after(kernel, f"story {i}", "update_display_data",
+                                                              shown=f"w{i}.0"))
         assert kernel.alive()
-    assert interrupted >= 15  # they really landed mid-stream
+    held.set()
+    assert interrupted == 20  # every one landed mid-stream
     server.reset()
     server.queue_reply("Still here.")
     after = kernel.run("Are you still there?")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-import time
+import threading
 import uuid
 
 import pytest
 
-from tests.support.kernel import KernelSession
+from tests.support.kernel import KernelSession, Run
 from tests.support.openai_server import OpenAIServer
+from tests.support.waits import shows, wait_for_iopub
 
 
 @pytest.fixture
@@ -84,19 +85,21 @@ def test_unknown_model_and_missing_key(kernel):
 
 def test_interrupt_mid_stream_keeps_partial(kernel, server):
     use_server(kernel, server)
-    server.queue_reply(" ".join(f"word{i}" for i in range(200)), chunk_delay=0.05)
+    # Five words, then the server holds the rest until a gate that is never opened: the interrupt is sure to land
+    # mid-stream, however slow the machine, and the partial answer is exactly what was sent.
+    server.queue_fault("stall", after=5, text=" ".join(f"word{i}" for i in range(200)), gate=threading.Event())
     msg_id = kernel.send("Tell me a long story.", cell_id="long")
-    assert server.wait_for_attempts(1, timeout=60)
-    time.sleep(1.0)  # let some chunks arrive
+    seen = wait_for_iopub(kernel, msg_id, shows("word0"), "the first words of the answer displayed")
     kernel.km.interrupt_kernel()
     run = kernel.collect(msg_id, timeout=60)
+    run = Run(run.reply, seen + run.messages)
     assert run.status == "error"
     assert run.reply["content"]["ename"] == "CellInterrupted"
     assert len(run.errors) == 1 and "partial answer" in run.error_text
     final = run.final_display()
     assert final["metadata"]["llmos"]["status"] == "interrupted"
     partial = final["data"]["text/plain"]
-    assert partial.startswith("word0") and "word199" not in partial
+    assert partial.startswith("word0") and "word5" not in partial
     assert kernel.alive()
     server.queue_reply("Fine.")
     after = kernel.run("Next question", cell_id="next")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -174,11 +173,11 @@ def test_litellm_path_retries_are_ours_only(server, slept):
 
 
 def test_litellm_path_timeout_is_one_budget_for_every_attempt(server, slept):
+    # No clock: a timeout not honoured would get the echo after 30 s (no error); one per attempt would retry.
     server.set_fault_always("hang", seconds=30)
-    started = time.monotonic()
     with pytest.raises(ProviderError, match="in time"):
         list(litellm_path(server, slept).stream(MESSAGES, CallParams(timeout=1.0)))
-    assert server.attempts == 1 and slept == [] and time.monotonic() - started < 4
+    assert server.attempts == 1 and slept == []
     server.reset()
     server.set_fault_always("500")
     with pytest.raises(ProviderError):

@@ -142,12 +142,12 @@ def test_malformed_chunk(server, slept):
 
 
 def test_read_timeout_catches_a_stall_mid_stream(server, slept):
+    # No clock: a read timeout that missed the stall would see the whole answer after 30 s, and nothing raised.
     server.queue_fault("stall", after=1, seconds=30)
-    started = time.monotonic()
     with pytest.raises(BrokenStream) as info:
         run(make(slept), server.url, timeout=0.5)
     assert info.value.kind == "stalled"
-    assert time.monotonic() - started < 5 and server.attempts == 1
+    assert server.attempts == 1
 
 
 def test_a_hang_before_the_first_byte_spends_the_whole_timeout_once(server, slept):
@@ -156,10 +156,9 @@ def test_a_hang_before_the_first_byte_spends_the_whole_timeout_once(server, slep
     with raises_fault("no answer within 0.8 s") as info:
         run(make(slept), server.url, timeout=0.8)
     assert_kind(info, "timeout")
-    elapsed = time.monotonic() - started
+    assert time.monotonic() - started >= 0.8  # the whole timeout was spent (a lower bound: load only lengthens it)
     # the timeout is one budget: no retry is left time for (it was three attempts of the timeout each)
     assert server.attempts == 1 and slept == []
-    assert 0.8 <= elapsed < 3
 
 
 @pytest.mark.parametrize(("timeout", "attempts"), [(5.0, 3), (0.9, 1)])

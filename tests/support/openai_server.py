@@ -199,7 +199,8 @@ class OpenAIServer:
         requests: one dict per chat completion request: ``path``, ``method``, ``body`` (parsed JSON, or
             None when it did not parse; then ``raw`` holds the text), ``headers`` (lower-cased names,
             ``authorization``/``api-key`` values redacted), ``has_authorization`` and ``outcome``
-            (``"reply"``, a fault name, ``"unauthorized"`` or ``"bad_request"``).
+            (``"reply"``, a fault name, ``"unauthorized"`` or ``"bad_request"``), ``at`` (time.monotonic() on
+            arrival: the gaps between attempts are the client's backoff, measured where it cannot be hidden).
         attempts: number of chat completion requests received (every fault consumes one).
         in_flight / max_in_flight: chat requests being answered now / at most at once since the last reset
             (how tests prove that a client ran requests concurrently, without timing anything).
@@ -538,6 +539,9 @@ class _Handler(BaseHTTPRequestHandler):
             then the rest of the stream. Non-stream: a 200 whose body is not JSON.
         "refuse": the request is read, then the connection closes with no response at all.
         "stall", "cut", "malformed" and "hang" accept ``text`` for the reply they (partly) send.
+        "hang" and "stall" (in-process only) also take ``gate``, a threading.Event: the silence lasts until the test
+            sets it (instead of ``seconds``), and ``reached``, a threading.Event the server sets when the silence
+            begins (after the stall's first chunks were written). Tests wait on these events, never on the clock.
     """
 
     protocol_version = "HTTP/1.1"
@@ -656,6 +660,8 @@ class _Handler(BaseHTTPRequestHandler):
             "headers": _redact_headers(self.headers),
             "has_authorization": "authorization" in {k.lower() for k in self.headers},
             "outcome": None,
+            # When the request arrived (time.monotonic()): the gaps between attempts show the client's backoff.
+            "at": time.monotonic(),
         }
         try:
             body = json.loads(raw) if raw else None
@@ -737,6 +743,18 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         if seconds > 0:
             return not self.owner._stopping.wait(seconds)
+        return not self.owner._stopping.is_set()
+
+    def _hold(self, kw: dict[str, Any]) -> bool:
+        """The silence of a "hang" or "stall": ``seconds``, or until the test sets ``gate``; False when stopping."""
+        reached, gate = kw.get("reached"), kw.get("gate")
+        if reached is not None:
+            reached.set()
+        if gate is None:
+            return self._sleep(kw.get("seconds"))
+        while not gate.wait(0.05):  # short waits: stop() must still end a held reply promptly
+            if self.owner._stopping.is_set():
+                return False
         return not self.owner._stopping.is_set()
 
     def _drop(self) -> None:
@@ -935,7 +953,7 @@ class _Handler(BaseHTTPRequestHandler):
             # Read (done), recorded (done), then hang up without a status line.
             self._drop()
         elif name == "hang":
-            if not self._sleep(kw.get("seconds")):
+            if not self._hold(kw):
                 return self._drop()
             reply = self._echo_reply(body, kw.get("text"))
             if stream:
@@ -963,7 +981,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data[:half])
             if name == "cut":
                 return self._drop()
-            if not self._sleep(kw.get("seconds")):
+            if not self._hold(kw):
                 return self._drop()
             self.wfile.write(data[half:])
             return
@@ -977,7 +995,7 @@ class _Handler(BaseHTTPRequestHandler):
         if name == "cut":
             return self._drop()
         if name == "stall":
-            if not self._sleep(kw.get("seconds")):
+            if not self._hold(kw):
                 return self._drop()
         else:  # malformed: a data line that is not JSON, like a proxy mangling the stream
             self._write_chunk(b'data: {"id": "chatcmpl-broken", "choices": [{"delta": {"content": "oo\n\n')

@@ -19,8 +19,6 @@ import os
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.support.kernel import KernelSession
 from tests.support.openai_server import OpenAIServer
 
@@ -35,12 +33,6 @@ HIDDEN_CODE = ("# Bearer x\nran_after_bearer = 1\n"
                + "".join(f"pad_{i} = {i}  # padding to pass the old 2,000-character cut\n" for i in range(60))
                + "ran_past_3000 = 3\n")
 HOSTILE = "x\n\n![leak](http://127.0.0.1:9/leak.png)\r\r[click](javascript:alert(1))"
-
-
-@pytest.fixture(scope="module")
-def server():
-    with OpenAIServer() as srv:
-        yield srv
 
 
 def start(server: OpenAIServer, folder: Path, *lines: str, env: dict[str, str] | None = None) -> KernelSession:

@@ -11,15 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.kernel import KernelSession
-from tests.support.openai_server import OpenAIServer
 
 SERVER = Path(__file__).resolve().parent.parent / "support" / "mcp_server.py"
-
-
-@pytest.fixture(scope="module")
-def server():
-    with OpenAIServer() as srv:
-        yield srv
 
 
 @pytest.fixture(scope="module")

@@ -25,12 +25,6 @@ MCP_SERVER = Path(__file__).resolve().parent.parent / "support" / "mcp_server.py
 
 
 @pytest.fixture(scope="module")
-def server():
-    with OpenAIServer() as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     root = tmp_path_factory.mktemp("notebook")
     (root / "inject.txt").write_text(f"Meeting notes.\n\n{INJECTION}\n")

@@ -6,20 +6,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.support.kernel import KernelSession
-from tests.support.openai_server import OpenAIServer
+from tests.support.waits import wait_for_iopub, wait_until
 
-
-@pytest.fixture(scope="module")
-def server():
-    with OpenAIServer() as srv:
-        yield srv
+WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
 @pytest.fixture(scope="module")
@@ -236,11 +230,16 @@ def test_round_cap(k, server):
     assert k.run("%tools rounds 10").status == "ok"
 
 
-def test_interrupt_during_a_tool_call(k, server):
-    server.queue_tool_calls([{"name": "python", "arguments": {"code": "import time\ntime.sleep(60)"}}])
+def test_interrupt_during_a_tool_call(k, server, tmp_path):
+    # Its own preconditions, whatever ran before it: python allowed by a rule, and no taint (a tainted session
+    # makes the call ask, and with no stdin it is denied at once, so the cell ends before any interrupt).
+    assert k.run("%tools allow python").status == "ok"
+    assert k.run("%tools trust").status == "ok"
+    started = tmp_path / "tool-started"
+    code = f"import pathlib, time\npathlib.Path({str(started)!r}).write_text('1')\ntime.sleep(60)"
+    server.queue_tool_calls([{"name": "python", "arguments": {"code": code}}])
     msg_id = k.send("Sleep.", cell_id="interrupt-me")
-    assert server.wait_for_attempts(server.attempts + 1)
-    time.sleep(2.0)  # the tool is sleeping by now
+    wait_until(started.exists, "the python tool's own signal that it is running")
     k.km.interrupt_kernel()
     run = k.collect(msg_id, timeout=30)
     assert run.status == "error" and "Interrupted" in run.error_text and "Traceback" not in run.error_text
@@ -397,7 +396,9 @@ def test_interrupt_while_waiting_for_approval(server, folder):
     try:
         server.queue_tool_calls([{"name": "python", "arguments": {"code": "never = 1"}}])
         msg_id = k.send("Wait for me.")
-        threading.Timer(3.0, k.km.interrupt_kernel).start()
+        wait_for_iopub(k, msg_id, lambda m: m["msg_type"] == "display_data" and WIDGET in m["content"]["data"],
+                       "the approval widget shown (the cell now waits for a click)")
+        k.km.interrupt_kernel()
         run = k.collect(msg_id, timeout=30)
         assert run.status == "error" and "Interrupted" in run.error_text
         assert k.eval("'never' in globals()") is False and k.alive()
