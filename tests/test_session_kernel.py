@@ -23,6 +23,7 @@ import pytest
 from llmos_kernel.store import Store
 from tests.support.kernel import KernelSession, Run
 from tests.support.openai_server import OpenAIServer
+from tests.support.waits import wait_until
 
 
 @pytest.fixture
@@ -152,14 +153,12 @@ def test_sigkill_mid_stream_loses_only_the_streaming_cell(tmp_path, server):
         for i in range(3):
             ask(k, f"Fact number {i} about memory?", f"done-{i}")
         before, procs = context(k), processes(k)
-        server.queue_reply("slowly " * 60, chunks=60, chunk_delay=0.2)  # 12 s: killed well before the end
+        # One word, then the server holds the rest (a gate never opened): the kill lands mid-stream on any machine.
+        server.queue_fault("stall", after=1, text="slowly " * 60, gate=threading.Event())
         msg_id = k.send("%%prompt --max-tokens 8\nThis answer is cut by a kill.", cell_id="doomed")
         wait_for_stream(k, msg_id, "slowly")
         os.kill(k.km.provisioner.process.pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while k.alive() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not k.alive()
+        wait_until(lambda: not k.alive(), "the killed kernel gone")
     finally:
         k.close()
 

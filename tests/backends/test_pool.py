@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 from llmos_kernel.backends.base import CallParams
 from llmos_kernel.backends.litellm_backend import LiteLLMBackend
 from llmos_kernel.backends.pool import POOL, ClientPool, endpoint_of
+from tests.support.waits import wait_until
 
 
 def test_one_client_per_scheme_host_and_port():
@@ -29,8 +28,4 @@ def test_backends_on_one_endpoint_share_a_kept_alive_connection(server):
     assert server.attempts == 6
     assert server.open_connections() == 1  # six cells on three models, one TCP connection
     POOL.close_all()  # what the kernel does at shutdown
-    for _ in range(500):
-        if server.open_connections() == 0:
-            break
-        time.sleep(0.01)
-    assert server.open_connections() == 0
+    wait_until(lambda: server.open_connections() == 0, "the pooled connection closed at the server")

@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from tests.support.openai_server import FAULTS, OpenAIServer, estimate_prompt_tokens, split_words
+from tests.support.waits import wait_until
 
 # Every test here is about loopback timing; one that exceeds this is a hang worth failing loudly.
 pytestmark = pytest.mark.timeout(60)
@@ -167,15 +168,13 @@ def test_split_words_round_trips() -> None:
 
 def test_bulk_mode_streams_5000_chunks_fast(server: OpenAIServer, client: httpx.Client) -> None:
     expected = server.queue_reply(n_chunks=5000)
-    server.chunk_delay = 1.0  # bulk mode must ignore it, or this test takes 83 minutes
-    start = time.monotonic()
+    # Bulk mode must ignore it: one honoured delay trips the client's 10 s read timeout (no clock in the test).
+    server.chunk_delay = 3600.0
     _, payloads = stream_chat(client, server.url)
-    elapsed = time.monotonic() - start
     pieces = contents(payloads)
     assert len(pieces) == 5000
     assert "".join(pieces) == expected
     assert payloads[-1] == "[DONE]"
-    assert elapsed < 10, elapsed
 
 
 def test_chunk_delay_and_reply_delay(server: OpenAIServer, client: httpx.Client) -> None:
@@ -280,11 +279,8 @@ def test_unknown_fault_is_rejected(server: OpenAIServer) -> None:
 
 def test_hang_times_out_client(server: OpenAIServer) -> None:
     server.queue_fault("hang")
-    with httpx.Client(timeout=httpx.Timeout(5, read=0.3)) as c:
-        start = time.monotonic()
-        with pytest.raises(httpx.ReadTimeout):
-            c.post(f"{server.url}/chat/completions", json=chat_body(), headers=AUTH)
-        assert time.monotonic() - start < 3
+    with httpx.Client(timeout=httpx.Timeout(5, read=0.3)) as c, pytest.raises(httpx.ReadTimeout):
+        c.post(f"{server.url}/chat/completions", json=chat_body(), headers=AUTH)  # a hang has no end of its own
     assert server.attempts == 1
     assert server.requests[0]["outcome"] == "hang"
 
@@ -308,17 +304,34 @@ def test_stall_pauses_mid_stream_then_resumes(server: OpenAIServer, client: http
     payloads = [p for _, p in arrivals]
     assert contents(payloads) == ["one", " two", " three"]
     assert payloads[-1] == "[DONE]"
-    # role chunk and "one" arrive at once; " two" only after the stall.
-    assert arrivals[1][0] < 0.4
+    # " two" only after the stall (a lower bound: load only lengthens it); test_stall_holds_until_its_gate shows
+    # that "one" leaves before it.
     assert arrivals[2][0] - arrivals[1][0] >= 0.5
     assert server.requests[0]["outcome"] == "stall"
+
+
+def test_stall_holds_until_its_gate(server: OpenAIServer, client: httpx.Client) -> None:
+    gate, reached = threading.Event(), threading.Event()
+    server.queue_fault("stall", after=1, text="one two three", gate=gate, reached=reached)
+    before: list[str] = []  # read while the server still holds the rest
+    after: list[str] = []
+    with client.stream("POST", f"{server.url}/chat/completions", json=chat_body(True), headers=AUTH) as r:
+        for line in r.iter_lines():
+            if line.startswith("data: "):
+                (after if gate.is_set() else before).append(line[6:])
+                if contents(before) == ["one"] and not gate.is_set():
+                    assert reached.is_set()  # the server says it is holding
+                    gate.set()
+    assert contents(before) == ["one"] and contents(after) == [" two", " three"]
+    assert after[-1] == "[DONE]"
 
 
 def test_stall_without_seconds_trips_read_timeout(server: OpenAIServer) -> None:
     server.queue_fault("stall", after=2, text="alpha beta gamma delta")
     got: list[str] = []
     with (
-        httpx.Client(timeout=httpx.Timeout(5, read=0.3)) as c,
+        # read: long enough for the first chunks to arrive on a loaded machine; the stall itself never ends
+        httpx.Client(timeout=httpx.Timeout(5, read=2.0)) as c,
         pytest.raises(httpx.ReadTimeout),
         c.stream("POST", f"{server.url}/chat/completions", json=chat_body(True), headers=AUTH) as r,
     ):
@@ -573,8 +586,9 @@ def test_url_requires_start() -> None:
 
 def test_stop_returns_promptly_during_hang_and_stall() -> None:
     srv = OpenAIServer().start()
-    srv.queue_fault("hang")
-    srv.queue_fault("stall", after=1)
+    hanging, stalled = threading.Event(), threading.Event()
+    srv.queue_fault("hang", reached=hanging)
+    srv.queue_fault("stall", after=1, reached=stalled)
     errors: list[BaseException] = []
 
     def call(stream: bool) -> None:
@@ -592,11 +606,8 @@ def test_stop_returns_promptly_during_hang_and_stall() -> None:
     threads[0].start()
     assert srv.wait_for_attempts(1)
     threads[1].start()
-    assert srv.wait_for_attempts(2)
-    time.sleep(0.2)  # let the stall send its first chunks and go quiet
-    start = time.monotonic()
-    srv.stop()
-    assert time.monotonic() - start < 2
+    assert hanging.wait(30) and stalled.wait(30)  # both held now (the stall after its first chunks)
+    srv.stop()  # neither ends by itself: a stop() that waited for them would hang (the module's 60 s guard)
     for t in threads:
         t.join(5)
         assert not t.is_alive(), "client still waiting after stop(): connections were not closed"
@@ -610,23 +621,18 @@ def test_stop_releases_idle_and_blocked_connections() -> None:
     with httpx.Client(timeout=10) as idle:
         # A pooled keep-alive connection whose handler now waits for a next request that never comes.
         assert idle.post(f"{srv.url}/chat/completions", json=chat_body()).status_code == 200
-        srv.queue_reply(n_chunks=100_000)  # ~17 MB: the handler blocks once socket buffers are full
+        endless = srv.queue_raw(b"x" * 65536, repeat=None)  # the handler blocks once socket buffers are full
         body = json.dumps(chat_body(True)).encode()
         with socket.create_connection((host, int(port))) as stuck:
             stuck.sendall(
                 b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                 b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
             )
-            assert srv.wait_for_attempts(2)
-            time.sleep(0.3)  # the reader never reads: let the writer fill the buffers and block
+            # Writing has begun, and the reader never reads: the endless writer is blocked or soon will be.
+            wait_until(lambda: endless.written > 0, "the endless reply being written")
             assert srv.open_connections() == 2
-            start = time.monotonic()
-            srv.stop()
-            assert time.monotonic() - start < 10  # not blocked by the stuck writer
-            deadline = time.monotonic() + 15
-            while srv.open_connections() and time.monotonic() < deadline:
-                time.sleep(0.02)
-            assert srv.open_connections() == 0
+            srv.stop()  # not blocked by the stuck writer (else the module's 60 s guard fails the test)
+            wait_until(lambda: srv.open_connections() == 0, "every connection closed after stop()")
 
 
 def test_subprocess_mode_prints_url_and_serves(tmp_path: Path) -> None:

@@ -25,8 +25,9 @@ SECRET = "tok-0123456789abcdef"  # handed to the server in MY_API_TOKEN: it must
 T = TypeVar("T")
 
 
-def eventually(probe: Callable[[], T], done: Callable[[T], bool], within: float = 15.0) -> T:
-    """Poll ``probe`` until ``done`` holds (asynchronous events: an exit seen, a cancellation written)."""
+def eventually(probe: Callable[[], T], done: Callable[[T], bool], within: float = 60.0) -> T:
+    """Poll ``probe`` until ``done`` holds (asynchronous events: an exit seen, a cancellation written); ``within``
+    is a guard for a loaded machine, never a speed limit."""
     deadline = time.monotonic() + within
     value = probe()
     while not done(value) and time.monotonic() < deadline:
