@@ -9,6 +9,7 @@ from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from ..errors import UserFacingError
+from ..memory.faults import describe_budget
 from ..memory.render import render_map
 from ..memory.window import MemoryFull
 from ..runtime import Runtime
@@ -138,7 +139,7 @@ class MemoryMagics(Magics):
             if args.budget:
                 memory.auto_recall_budget = args.budget
             self.runtime._notify("memory")
-            print(f"auto recall {args.auto} (budget {memory.auto_recall_budget:,} tokens)")
+            print(f"auto recall {args.auto} ({describe_budget(memory.usable, memory.recall_budget_set)})")
             return
         query = " ".join(args.query)
         if not query.strip():

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import policies
+from . import documents, policies
 from .plan import CompactReport, MemoryFull, Plan, Region
 from .segments import Kind, Segment, new_segment_id
 from .state import UndoEntry, WindowState
@@ -80,14 +80,19 @@ class Planner(WindowState):
                 self.pager.last = None
             if apply_policy and self._over(prompt_raw, self.act_at * self.usable):
                 if self._scaled(self._floor_raw(prompt_raw)) > self.usable:
-                    raise self._memory_full(prompt_raw)  # hopeless: fail before moving anything
+                    # Pinned documents that leave no room for this prompt are paged instead (documents.py) ...
+                    actions += documents.page_resident(self, prompt_raw)
+                if self._scaled(self._floor_raw(prompt_raw)) > self.usable:
+                    raise self._memory_full(prompt_raw)  # ... else hopeless: fail before moving anything else
                 moved, _ = self._apply_policy(prompt_raw, summarize)
                 actions += moved
                 acted = bool(moved)
-            if apply_policy and self.auto_recall:
+            paged = documents.paged_sources(self) if apply_policy and not self.auto_recall else set()
+            if apply_policy and (self.auto_recall or paged):
                 # After the policy step: a recall evicts (only what it needs) to stay below the action
-                # threshold, so it never sets off a policy step of its own.
-                actions += self.pager.fault(prompt, prompt_raw)
+                # threshold, so it never sets off a policy step of its own. With auto recall off, a paged
+                # document's pages are still recalled: its stub promises so.
+                actions += self.pager.fault(prompt, prompt_raw, None if self.auto_recall else paged)
             used = self._scaled(self._raw_used(prompt_raw))
             if used > self.usable:
                 raise self._memory_full(prompt_raw)

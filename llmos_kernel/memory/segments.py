@@ -57,6 +57,12 @@ class Segment:
     pages: list[int] = field(default_factory=list)
     page_count: int = 0
     match: list[str] = field(default_factory=list)
+    # Of a recalled copy, the pages a user asked for by name (%recall, a whole page-in): a prompt's own recall
+    # drops the pages it no longer needs from a copy, never these (faults.py).
+    kept: list[int] = field(default_factory=list)
+    # A pinned stub standing for a document too large for the window: the id of the whole document in swap,
+    # whose pages each prompt recalls on demand (documents.py).
+    paged: str = ""
     # Content from outside the user's own typing: a file, a tool's result, an MCP server. While any is in the
     # window, tools with side effects ask first (tools/policy.py).
     untrusted: bool = False
@@ -159,6 +165,8 @@ class Segment:
             "pages": list(self.pages),
             "page_count": self.page_count,
             "match": list(self.match),
+            "kept": list(self.kept),
+            "paged": self.paged,
             "untrusted": self.untrusted,
         }
 
@@ -182,5 +190,7 @@ class Segment:
             pages=[int(page) for page in data.get("pages") or []],
             page_count=int(data.get("page_count") or 0),
             match=[str(term) for term in data.get("match") or []],
+            kept=[int(page) for page in data.get("kept") or []],
+            paged=str(data.get("paged") or ""),
             untrusted=bool(data.get("untrusted", False)),
         )

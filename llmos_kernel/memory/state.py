@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import policies
-from .faults import Pager
+from .faults import Pager, recall_budget
 from .pages import page_text, split_pages
 from .recall import RecallOptions
 from .segments import Kind, Segment, new_segment_id
@@ -62,7 +62,7 @@ class WindowState:
         self.policy = policy
         self.swap = swap if swap is not None else Swap()
         self.auto_recall = True
-        self.auto_recall_budget = 1024
+        self.recall_budget_set: int | None = None  # the user's --budget; None: the budget grows with the window
         self.recall_options = RecallOptions()
         self.protect_newest = 2  # history turns a recall never evicts
         self.paging = PagingStats()
@@ -93,6 +93,23 @@ class WindowState:
         if value not in policies.POLICIES:
             raise ValueError(f"unknown policy {value!r}: choose one of {', '.join(policies.POLICIES)}")
         self._policy = value
+
+    @property
+    def auto_recall_budget(self) -> int:
+        """The recall budget per prompt: the user's (before the RECALL_SHARE ceiling), else the default, a
+        share of the usable window; `recall_budget` is what applies. Setting None goes back to the default."""
+        if self.recall_budget_set is not None:
+            return self.recall_budget_set
+        return recall_budget(self.usable, None)
+
+    @auto_recall_budget.setter
+    def auto_recall_budget(self, tokens: int | None) -> None:
+        self.recall_budget_set = None if tokens is None else int(tokens)
+
+    @property
+    def recall_budget(self) -> int:
+        """Tokens one prompt's recall may bring back now (faults.recall_budget)."""
+        return recall_budget(self.usable, self.recall_budget_set)
 
     @property
     def usable(self) -> int:

@@ -15,7 +15,7 @@ import re
 import time
 from typing import Any
 
-from . import policies
+from . import documents, policies
 from .plan import CompactReport, MemoryFull, NothingToUndo, Plan, RefitReport, Region
 from .planner import Planner, Summarizer
 from .render import snapshot
@@ -25,6 +25,7 @@ from .taint import Taint
 from .telemetry import PagingStats
 from .tokenizers import Tokenizer, cache_key
 
+LEGACY_RECALL_BUDGET = 1024  # the fixed default recall budget of sessions saved before issue 22
 _EXECUTION_REF = re.compile(r"(?:in\s*)?\[?\s*(\d+)\s*\]?", re.IGNORECASE)
 
 
@@ -91,14 +92,20 @@ class ContextWindow(Planner):
 
     def load_document(self, path_label: str, text: str, *, untrusted: bool = True) -> Segment:
         """Pin a document; loading the same path again replaces the earlier copy, resident or swapped. A file's
-        text was not typed by the user, so it is untrusted content (taint.py) unless said otherwise."""
+        text was not typed by the user, so it is untrusted content (taint.py) unless said otherwise.
+
+        A document too large for the window goes to swap as pages instead, and the pinned stub returned stands
+        for it (its `paged` names the document): each prompt recalls the pages it needs (documents.py)."""
         with self._lock:
             self._remove([s for s in self._log if s.kind is Kind.PINNED and s.label == path_label])
             for segment in self.swap.by_label(path_label):
                 if segment.kind is Kind.PINNED:
                     self.swap.remove(segment.id)
                     self._drop_copy(segment.id)
-            return self.add(Segment(Kind.PINNED, text, label=path_label, pinned=True, untrusted=untrusted))
+            document = Segment(Kind.PINNED, text, label=path_label, pinned=True, untrusted=untrusted)
+            if documents.fits(self, self._raw(document)):
+                return self.add(document)
+            return self.add(documents.page(self, document))
 
     # -- references ------------------------------------------------------------------------------------
 
@@ -182,8 +189,10 @@ class ContextWindow(Planner):
         with self._lock:
             segment = self._require(ref)
             self._remove([segment])
-            for segment_id in filter(None, (segment.id, segment.source)):
-                self.swap.remove(segment_id)  # a recalled copy's source goes too: "for good" means everywhere
+            for segment_id in filter(None, (segment.id, segment.source, segment.paged)):
+                # A recalled copy's source goes too, and a paged document with its stub: "for good" means
+                # everywhere.
+                self.swap.remove(segment_id)
                 self._drop_copy(segment_id)
             return segment
 
@@ -280,6 +289,12 @@ class ContextWindow(Planner):
             )
             report.dry_run = dry_run
             try:
+                # A smaller window: a pinned document that leaves no room for a prompt is paged, not blocking.
+                room = self._raw_limit(documents.ROOM * self.usable)
+                if not dry_run:
+                    report.actions += documents.page_resident(self, room)
+                elif not documents.fits(self, prompt_raw=room):
+                    report.actions.append("would page pinned documents that no longer fit to swap")
                 if self._over(0, self.act_at * self.usable):
                     self._refit_policy(report, summarize, dry_run)
                 if not dry_run:
@@ -336,7 +351,9 @@ class ContextWindow(Planner):
                 "policy": self.policy,
                 "evict_to": self.evict_to,
                 "auto_recall": self.auto_recall,
-                "auto_recall_budget": self.auto_recall_budget,
+                # None: the default, which grows with the window; a number: the user's --budget.
+                "auto_recall_budget": self.recall_budget_set,
+                "auto_recall_budget_by_user": self.recall_budget_set is not None,
                 "paging": self.paging.to_state(),
                 "last_recall": self.pager.last,
                 "taint": self.taint.to_state(),
@@ -358,7 +375,7 @@ class ContextWindow(Planner):
         )
         window.evict_to = float(data.get("evict_to", window.evict_to))
         window.auto_recall = bool(data.get("auto_recall", window.auto_recall))
-        window.auto_recall_budget = int(data.get("auto_recall_budget", window.auto_recall_budget))
+        window.recall_budget_set = _saved_budget(data)
         window.paging = PagingStats.from_state(data.get("paging"))
         window.pager.last = data.get("last_recall")
         window.taint = Taint.from_state(data.get("taint"))
@@ -370,6 +387,17 @@ class ContextWindow(Planner):
         """A JSON-safe picture of the window (resident and swapped segments) for the panel and persistence."""
         with self._lock:
             return snapshot(self)
+
+
+def _saved_budget(data: dict[str, Any]) -> int | None:
+    """The user's recall budget in a saved window, or None for the default. Sessions saved before the budget
+    grew with the window always stored a number: their 1,024 was that era's default, anything else was set."""
+    budget = data.get("auto_recall_budget")
+    if budget is None:
+        return None
+    if "auto_recall_budget_by_user" not in data and int(budget) == LEGACY_RECALL_BUDGET:
+        return None
+    return int(budget)
 
 
 def _prefer_turn(candidates: list[Segment]) -> Segment:

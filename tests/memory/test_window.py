@@ -204,15 +204,16 @@ def test_prompt_alone_too_big_raises_memory_full(make_window):
 
 def test_pinned_content_that_cannot_fit_raises_with_advice(make_window):
     window = make_window()
-    doc = window.load_document("big.md", words(700))
-    window.commit_turn("c1", words(50), "a", execution_count=1)
+    big = window.commit_turn("c1", words(700), "a", execution_count=1)
+    window.pin(big.id)  # a pinned turn, unlike a loaded document (test_documents.py), cannot be paged for it
+    window.commit_turn("c2", words(50), "a", execution_count=2)
     with pytest.raises(MemoryFull) as caught:
         window.plan(words(100))
     message = str(caught.value)
-    assert "%unpin" in message and doc.id in message and "big.md" in message
-    assert "need 811 tokens" in message  # the document 700 + 3 header words + 3, the prompt 103, request 2
+    assert "%unpin" in message and big.id in message and "cell 1" in message
+    assert "need 812 tokens" in message  # the turn 700 + 1 + 2 x 3, the prompt 103, request 2
     # Hopeless, so nothing was moved trying.
-    assert [s.kind for s in window.segments] == [Kind.PINNED, Kind.HISTORY] and len(window.swap) == 0
+    assert [s.kind for s in window.segments] == [Kind.HISTORY, Kind.HISTORY] and len(window.swap) == 0
 
 
 def test_without_policy_a_plan_that_does_not_fit_raises_and_moves_nothing(make_window):
