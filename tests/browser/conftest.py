@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.support.openai_server import OpenAIServer
 
@@ -17,6 +17,11 @@ from .support import JupyterLab
 # Chromium without the background traffic that a closed network refuses (and --no-sandbox: CI runs as root).
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
+
+
+# Web-first assertions retry until they hold; their timeout is only the guard for a broken page. Playwright's
+# 5 s default is a speed limit on a loaded 2-core runner (JupyterLab re-rendering while a model runs), not a guard.
+expect.set_options(timeout=30_000)
 
 
 def chromium_path() -> str:

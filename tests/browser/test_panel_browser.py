@@ -75,8 +75,8 @@ def picture(target: Page | Locator, name: str) -> None:
         target.screenshot(path=str(ARTIFACTS / name), full_page=True)
         return
     target.scroll_into_view_if_needed()
-    target.page.wait_for_timeout(300)  # let the last re-render settle before the picture
-    target.screenshot(path=str(ARTIFACTS / name))
+    # No pause: a locator's screenshot waits until the element is visible and stable (not moving between frames).
+    target.screenshot(path=str(ARTIFACTS / name), animations="disabled")
 
 
 def used(header: Locator) -> int:

@@ -199,7 +199,7 @@ def test_answers_cannot_run_script_in_jupyterlab(lab: JupyterLab, server: OpenAI
         # The control: the user's own outputs are trusted, so their payloads run here. Detection works.
         run_cell(page, 0)
         page.wait_for_function("['control-markdown', 'control-html'].every((n) => window.__pwned.includes(n))",
-                               timeout=20_000)
+                               timeout=60_000)
         page.evaluate("window.__pwned = []")
 
         for index in range(1, 8):
