@@ -24,8 +24,17 @@ def baseline_cell() -> str:
     from llmos_kernel.runtime import DEFAULT_SYSTEM
 
     messages = [{"role": "system", "content": DEFAULT_SYSTEM}, {"role": "user", "content": PROMPT}]
+    # The kernel loads its model inside no_weight_repacking() (ggml's repacked weights segfault on AMX CPUs); the
+    # baseline does the same by hand, without importing llmos_kernel (whose import would count against it).
     return (
+        "import llama_cpp.llama as llama_module\n"
         "from llama_cpp import Llama\n"
+        "original = llama_module.llama_cpp.llama_model_default_params\n"
+        "def defaults():\n"
+        "    params = original()\n"
+        "    params.use_extra_bufts = False\n"
+        "    return params\n"
+        "llama_module.llama_cpp.llama_model_default_params = defaults\n"
         f"llm = Llama(model_path={str(embedded_model_path())!r}, **{llama_settings()!r})\n"
         f"out = llm.create_chat_completion(messages={json.dumps(messages)}, max_tokens={MAX_TOKENS},"
         " temperature=0)\n"

@@ -51,10 +51,21 @@ from .files import RefusedFile, read_regular
 from .trust import TrustStore, digest
 from .validate import AliasSettings, CallSettings, MemorySettings, Settings, ToolSettings, check
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # Python 3.10: the same parser, from PyPI (a declared dependency there)
-    import tomli as tomllib
+
+def _toml() -> Any:
+    """The TOML parser, imported with the first config file read: most kernels start with none to read."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # Python 3.10: the same parser, from PyPI (a declared dependency there)
+        import tomli as tomllib
+    return tomllib
+
+
+def __getattr__(name: str) -> Any:
+    if name == "tomllib":  # `from llmos_kernel.config import tomllib` still names the parser the kernel uses
+        return _toml()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 PROJECT_FILE = "llmos.toml"
 MAX_BYTES = 1_000_000  # a config file is a few hundred bytes; a huge one is a mistake or an attack
@@ -161,6 +172,7 @@ def read_file(path: Path, kind: str, trust: TrustStore) -> ConfigFile | None:
                                                                   " apply."])
     sha = digest(raw)
     entry = ConfigFile(path, kind, kind == "yours" or trust.is_trusted(path, sha), sha)
+    tomllib = _toml()
     try:
         entry.data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

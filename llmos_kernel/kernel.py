@@ -30,6 +30,26 @@ from .widgets.magics import PanelMagics
 PYTHON_MARKER = "%%python"
 
 
+def load_ipykernel_debugger_without_debugpy() -> None:
+    """Let ipykernel find no debugpy while it sets up its debugger, so the kernel starts without loading it.
+
+    ipykernel 7 imports ``ipykernel.debugger`` when it builds a kernel, and that module imports debugpy and
+    pydevd: about 80-100 ms of a ~400 ms start on 2 cores, more than all of llmos_kernel's own modules. This
+    kernel offers no debugger (its kernelspec says ``"debugger": false``, which JupyterLab reads to hide it:
+    a prompt cell is not Python to step through), so ipykernel is set up as it is where debugpy is missing:
+    ``_is_debugpy_available`` is False, kernel_info lists no "debugger" feature and debug_request does nothing.
+    debugpy is hidden only during that one import: ``import debugpy`` in a ``%%python`` cell still works.
+    On ipykernel 6, which imports its debugger with ``ipykernel.ipkernel``, this does nothing.
+    """
+    if "ipykernel.debugger" in sys.modules or "debugpy" in sys.modules:
+        return
+    sys.modules["debugpy"] = None  # type: ignore[assignment]  # `import debugpy` raises ImportError
+    try:
+        import ipykernel.debugger  # noqa: F401
+    finally:
+        del sys.modules["debugpy"]
+
+
 def route(code: str) -> str:
     """What IPython should run for this cell."""
     stripped = code.lstrip()
@@ -63,6 +83,12 @@ class LLMOSKernel(IPythonKernel):
         {"text": "IPython magics", "url": "https://ipython.readthedocs.io/en/stable/interactive/magics.html"},
         {"text": "Jupyter", "url": "https://docs.jupyter.org/en/latest/"},
     ]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> LLMOSKernel:
+        # traitlets resolves ``debugger_class`` (a string naming ipykernel.debugger) while it builds the instance,
+        # before __init__: the debugger module must be loaded, without debugpy, first.
+        load_ipykernel_debugger_without_debugpy()
+        return super().__new__(cls, *args, **kwargs)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -10,7 +10,6 @@ repairing door (a config file, a saved session) keeps going with the base's valu
 from __future__ import annotations
 
 import contextlib
-import difflib
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -174,6 +173,8 @@ def check(model: type[T], values: Mapping[str, Any], *, base: Any = None, names:
 
     for key, value in values.items():
         if key not in allowed:
+            import difflib  # only for a mistyped setting: a kernel starting with valid settings never loads it
+
             close = difflib.get_close_matches(str(key), allowed, n=1)
             result.problems.append(f"unknown setting {label(str(key))}"
                                    + (f" (did you mean {label(close[0])}?)" if close else ""))
