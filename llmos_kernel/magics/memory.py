@@ -9,6 +9,7 @@ from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from ..errors import UserFacingError
+from ..memory.documents import describe as paged_document
 from ..memory.faults import describe_budget
 from ..memory.render import render_map
 from ..memory.window import MemoryFull
@@ -86,9 +87,13 @@ class MemoryMagics(Magics):
             raise UserFacingError(f"{path} is larger than {MAX_DOCUMENT_BYTES:,} bytes",
                                   hint="Load a smaller excerpt; the window could not hold it anyway.")
         text = path.read_text(encoding="utf-8", errors="replace")
-        segment = self.runtime.memory.load_document(str(path), text)
+        memory = self.runtime.memory
+        segment = memory.load_document(str(path), text)
         self.runtime._notify("memory")
-        print(f"pinned {path.name} as {segment.id} ({self.runtime.memory.tokens_of(segment):,} tokens)")
+        if segment.paged:  # larger than the window: in swap as pages, a pinned stub stands for it
+            print(paged_document(memory, segment))
+        else:
+            print(f"pinned {path.name} as {segment.id} ({memory.tokens_of(segment):,} tokens)")
         # A file's text is untrusted content: it may carry instructions for the model (memory/taint.py).
         print("untrusted content: tools with side effects now ask even when allowed (%tools trust clears it)")
 

@@ -40,7 +40,7 @@ RECALL_SHARE = 0.25  # of the usable window: the most one prompt's recall may ta
 DEFAULT_RECALL_SHARE = 0.2  # the budget nobody set: this share of the usable window ...
 RECALL_FLOOR = 1024  # ... and at least this many tokens (a small window: RECALL_SHARE caps it anyway)
 CONTEXT_TURNS = 2  # recent prompts whose words may help a recall (RecallOptions.context_weight)
-STALE = "not relevant to this prompt: dropped, still in swap"
+STALE = "no longer relevant to the prompt: still in swap"
 
 
 def recall_budget(usable: int, chosen: int | None) -> int:

@@ -73,6 +73,7 @@ def snapshot(window: ContextWindow) -> dict[str, Any]:
         "segments": rows,
         "can_undo": window.can_undo,
         "auto_recall": window.auto_recall,
+        "recall_budget": window.recall_budget,  # tokens a prompt's recall may bring back (faults.recall_budget)
         "tainted": window.tainted,
         "taint": window.taint_report(),  # why, and what in swap would taint it again (memory/taint.py)
         "paging": {**window.paging.to_json(), "last_recall": window.pager.last},
@@ -150,6 +151,9 @@ def _paging_lines(paging: dict[str, Any] | None) -> list[str]:
                      f" of {item['page_count']} (matched {', '.join(words) or '-'})")
     for item in last.get("evicted", []):
         lines.append(f"  evicted for it: {item['id']} ({item['kind']}, {item['tokens']:,} tokens, {item['how']})")
+    for item in last.get("dropped", []):
+        pages = ", ".join(str(page + 1) for page in item["pages"])
+        lines.append(f"  dropped from {item['id']}: pages {pages} ({item['tokens']:,} tokens, {item['why']})")
     return lines
 
 

@@ -244,13 +244,16 @@ def paging_of(snapshot: dict[str, Any]) -> Paging | None:
         return None
     last = data.get("last_recall") or {}
     recalled, evicted = last.get("recalled") or [], last.get("evicted") or []
+    dropped = sum(len(item.get("pages") or []) for item in last.get("dropped") or [])
     line = ""
-    if recalled or evicted:
+    if recalled or evicted or dropped:
         cells = ", ".join(f"[{item['cell']}]" if item.get("cell") is not None else item["id"] for item in recalled)
         pages = sum(len(item.get("pages") or []) for item in recalled)
         line = f"last recall: {pages} page{'s' if pages != 1 else ''} of {cells or '-'}"
         if evicted:
             line += f", evicting {len(evicted)} colder segment{'s' if len(evicted) != 1 else ''}"
+        if dropped:  # pages of earlier questions let go from the copies this recall rebuilt (still in swap)
+            line += f", dropping {dropped} page{'s' if dropped != 1 else ''} no longer relevant"
     return Paging(int(data.get("faults", 0)), int(data.get("pages_recalled", 0)), int(data.get("pages_evicted", 0)),
                   int(data.get("thrashing", 0)), int(data.get("thrash_window_cells", 3)), line)
 

@@ -116,3 +116,17 @@ def test_a_restored_copy_holding_duplicates_loses_them_on_the_next_recall(make_w
     assert copy.text.count(line) == 1
     (dropped,) = plan.paging["dropped"]
     assert len(dropped["pages"]) == copy.page_count - 1
+
+
+def test_the_map_and_the_panel_say_which_pages_were_dropped(make_window):
+    from llmos_kernel.memory.render import render_map
+    from llmos_kernel.widgets.view import paging_of
+
+    window = make_window(auto_recall=True)
+    boat_turn(window)
+    ask(window, "canoe", 2)
+    ask(window, "kayak", 3)
+    snap = window.snapshot()
+    assert snap["paging"]["last_recall"]["dropped"]
+    assert "no longer relevant" in render_map(snap) and "dropped from" in render_map(snap)
+    assert "dropping 1 page no longer relevant" in paging_of(snap).last
