@@ -81,7 +81,7 @@ def test_a_larger_window_recalls_more_tokens_when_more_relevant_pages_exist(
     for turn in range(10):  # 30 relevant paragraphs (pages), about 2,000 tokens: more than the old 1,024
         ask(kernel, server, "\n\n".join(FACT.format(n=3 * turn + i) for i in range(3)), f"z{turn}")
         ok(kernel.run(f"%evict z{turn}"))
-    question = "How does Lena Voss look after her zebras?"
+    question = "How does Lena Voss care for her zebras?"
     small_seen, _ = ask(kernel, server, question, "small")
     small = last_recall(kernel)
     usable = snapshot(kernel)["usable"]
@@ -154,3 +154,19 @@ def test_a_document_three_times_the_window_is_paged_and_a_fact_near_its_end_reac
     assert estimate_prompt_tokens(messages) <= WINDOW - 256  # it fits the window, with the answer's reserve
     paging = last_recall(kernel)
     assert any(item["origin"] == "pinned" for item in paging["recalled"])
+
+
+def test_a_pinned_document_that_stops_fitting_after_a_window_change_is_paged(
+    kernel: KernelSession, server: OpenAIServer, tmp_path: Path
+):
+    fact = "The vault code of the customs archive is 4417 kestrel."
+    sections = [f"Section {n}. " + FILLER * 3 for n in range(14)]  # about 1,400 tokens: fits 8,000, not 2,000
+    sections.insert(12, fact)
+    doc = tmp_path / "handbook.txt"
+    doc.write_text("\n\n".join(sections))
+    ok(kernel.run("%window 8000"))
+    assert "pinned handbook.txt" in ok(kernel.run(f"%load {doc}")).stdout
+    shrunk = ok(kernel.run(f"%window {WINDOW}")).stdout
+    assert "paged" in shrunk and "no longer fits" in shrunk, shrunk
+    seen, run = ask(kernel, server, "What is the vault code of the customs archive?", "q")
+    assert fact in seen and "Loaded and paged" in seen and not run.errors

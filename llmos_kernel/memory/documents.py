@@ -14,6 +14,7 @@ turn and ROOM of the usable window (for a prompt) all fit in the usable window.
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from .pages import page_text, split_pages
@@ -49,8 +50,9 @@ def page(state: WindowState, document: Segment) -> Segment:
     tokens = state.tokens_of(document)  # before it goes: swap keeps the count
     state.swap.put(document)
     pages = len(split_pages(page_text(document), state.swap.page_chars))
-    text = (f"Loaded and paged: {tokens:,} tokens in {pages:,} pages, larger than the context window. Its pages"
-            " are in swap; those relevant to each prompt are recalled into the window as excerpts of it.")
+    name = PurePath(document.label).name or document.label
+    text = (f"Loaded and paged: {name}, {tokens:,} tokens in {pages:,} pages, larger than the context window. Its"
+            " pages are in swap; those relevant to each prompt are recalled into the window as excerpts of it.")
     return Segment(Kind.PINNED, text, label=document.label, pinned=True, untrusted=document.untrusted,
                    paged=document.id)
 
@@ -69,7 +71,6 @@ def page_resident(state: WindowState, prompt_raw: int | None = None) -> list[str
         state._remove([document])
         stub = page(state, document)
         state._insert(position, stub)
-        state.paging.evicted([(document.id, index) for index in range(len(state.swap.page_spans(document.id)))])
         actions.append(f"paged {document.where()} ({tokens:,} tokens) to swap: the pinned document no longer"
                        " fits the window, so a stub stays pinned and each prompt recalls the pages it needs")
     return actions

@@ -79,7 +79,7 @@ class Planner(WindowState):
                 self.paging.begin_cell()
                 self.pager.last = None
             if apply_policy and self._over(prompt_raw, self.act_at * self.usable):
-                if self._scaled(self._floor_raw(prompt_raw)) > self.usable:
+                if self._scaled(self._floor_raw(prompt_raw)) > self.usable and self.policy != "strict":
                     # Pinned documents that leave no room for this prompt are paged instead (documents.py) ...
                     actions += documents.page_resident(self, prompt_raw)
                 if self._scaled(self._floor_raw(prompt_raw)) > self.usable:

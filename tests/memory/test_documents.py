@@ -29,7 +29,7 @@ def test_a_document_larger_than_the_window_is_paged_and_its_pages_come_back_on_d
     text = document(60, fact_at=58)  # about 2,900 words: over three times the window
     stub = window.load_document("handbook.md", text)
     assert stub.kind is Kind.PINNED and stub.pinned and stub.paged in swap and stub.label == "handbook.md"
-    assert window.tokens_of(stub) < 60 and "Loaded and paged" in stub.text
+    assert window.tokens_of(stub) < 60 and stub.text.startswith("Loaded and paged: handbook.md, ")
     paged = swap.get(stub.paged)
     assert paged.text == text and paged.label == "handbook.md" and not paged.pinned
     assert "handbook.md" in describe(window, stub) and "pages" in describe(window, stub)
@@ -88,6 +88,14 @@ def test_a_prompt_too_large_to_sit_beside_a_pinned_document_pages_it(make_window
     window.load_document("notes.md", words(600))
     plan = window.plan(words(300))
     assert plan.used <= plan.usable and any("paged notes.md" in action for action in plan.actions)
+
+
+def test_the_strict_policy_never_pages_a_pinned_document_by_itself(make_window):
+    window = make_window(policy="strict")
+    window.load_document("notes.md", words(600))
+    with pytest.raises(MemoryFull):
+        window.plan(words(300))
+    assert not window.segments[0].paged and len(window.swap) == 0
 
 
 def test_forgetting_the_stub_forgets_the_document_and_loading_again_replaces_both(make_window, swap: Swap):

@@ -64,7 +64,7 @@ def test_a_larger_window_recalls_more_when_more_relevant_pages_exist(make_window
             text = "\n\n".join(FACT.format(n=3 * n + i) for i in range(3))
             window.commit_turn(f"c{n}", text, "noted", execution_count=n)
             window.evict(n)
-        plan = window.plan("How does Lena Voss look after her zebras?")
+        plan = window.plan("How does Lena Voss care for her zebras?")
         return plan.paging["tokens"], plan.paging["budget"]
 
     small, small_budget = recalled(1000)
