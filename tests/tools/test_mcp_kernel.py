@@ -13,6 +13,8 @@ import pytest
 from tests.support.kernel import KernelSession
 
 SERVER = Path(__file__).resolve().parent.parent / "support" / "mcp_server.py"
+# add and pid are read-only by the user's word (--read-only); the server's readOnlyHint is not trusted.
+ADD_DEMO = f"%mcp add demo --env MCP_TEST_NOTES --read-only add,pid -- {sys.executable} {SERVER}"
 
 
 @pytest.fixture(scope="module")
@@ -30,24 +32,33 @@ def k(server, notes):
     session.close()
 
 
+@pytest.fixture
+def demo(k):
+    """The demo server ready, whatever ran before (a test may have killed or removed it): order-independent."""
+    if "MCP server demo (stdio): ready" not in k.run("%mcp").stdout:
+        run = k.run(ADD_DEMO)  # a name already used replaces the old server
+        assert run.status == "ok", run.error_text
+    return k
+
+
 def last_tool_result(server) -> str:
     return [m for m in server.requests[-1]["body"]["messages"] if m.get("role") == "tool"][-1]["content"]
 
 
 def test_add_list_and_policy(k):
-    # add and pid are read-only by the user's word (--read-only); the server's readOnlyHint is not trusted.
-    run = k.run(f"%mcp add demo --env MCP_TEST_NOTES --read-only add,pid -- {sys.executable} {SERVER}")
+    run = k.run(ADD_DEMO)
     assert run.status == "ok", run.error_text
     assert "MCP server demo (stdio): ready" in run.stdout and "demo.add" in run.stdout
     listing = k.run("%mcp").stdout
     assert "demo" in listing and "ready" in listing and "demo.add" in listing and "read-only" in listing
     tools = k.run("%tools").stdout
     assert "mcp.demo.write_note" in tools and "mcp:demo" in tools
-    row = next(line for line in tools.splitlines() if line.startswith("mcp.demo.add "))
+    # a tool no test allows: the default shows whatever ran before (others allow mcp.demo.add and .pid)
+    row = next(line for line in tools.splitlines() if line.startswith("mcp.demo.write_note "))
     assert row.split()[1] == "ask"  # MCP tools ask by default
 
 
-def test_calls_go_through_the_policy(k, server, notes):
+def test_calls_go_through_the_policy(demo, k, server, notes):
     server.queue_tool_calls([{"name": "demo__write_note", "arguments": {"text": "headless"}}])
     server.queue_reply("ok")
     assert k.run("Write a note.").status == "ok"  # no stdin on this request: denied
@@ -72,8 +83,9 @@ def test_calls_go_through_the_policy(k, server, notes):
     assert last_tool_result(server).startswith("error:")
 
 
-def test_a_killed_server_is_reported_and_restarts(k, server):
+def test_a_killed_server_is_reported_and_restarts(demo, k, server):
     assert k.run("%tools allow mcp.demo.pid").status == "ok"
+    assert k.run("%tools allow mcp.demo.add").status == "ok"  # its own rule, not the one test_calls_... left
     server.queue_tool_calls([{"name": "demo__pid", "arguments": {}}])
     server.queue_reply("ok")
     assert k.run("Your pid?").status == "ok"

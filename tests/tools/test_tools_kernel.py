@@ -39,7 +39,8 @@ def start(server, folder, *lines: str) -> KernelSession:
 
 @pytest.fixture(scope="module")
 def k(server, folder):
-    session = start(server, folder, "%tools on", "%tools approval stdin")
+    # python allowed from the start: each test must pass alone or in any order, not only after the first one.
+    session = start(server, folder, "%tools on", "%tools approval stdin", "%tools allow python")
     yield session
     session.close()
 
@@ -88,6 +89,7 @@ def test_python_tool_runs_in_the_user_namespace_and_its_result_reaches_the_next_
 
 
 def test_parallel_calls_in_one_json_completion(k, server):
+    assert k.run("%tools trust").status == "ok"  # untainted whatever ran before: python must not ask
     before = len(server.requests)
     calls = server.queue_tool_calls([{"name": "python", "arguments": {"code": "1 + 1"}},
                                      {"name": "python", "arguments": {"code": "2 + 2"}}], as_json=True)
@@ -100,6 +102,7 @@ def test_parallel_calls_in_one_json_completion(k, server):
 
 
 def test_parallel_streamed_calls_are_assembled(k, server):
+    assert k.run("%tools trust").status == "ok"  # untainted whatever ran before: python must not ask
     before = len(server.requests)
     code = "sum(range(10_000))  # a longer argument, streamed in pieces"
     server.queue_tool_calls([{"name": "python", "arguments": {"code": code}},
@@ -256,6 +259,7 @@ def test_a_raising_tool_and_a_huge_result(k, server):
                 "@tool(read_only=True)\ndef huge(n: int) -> str:\n    'A long text.'\n    return 'x' * n\n"
                 ).status == "ok"
     assert k.run("%tools allow user.*").status == "ok"
+    assert k.run("%tools trust").status == "ok"  # untainted whatever ran before, or explode (side effects) asks
     before = len(server.requests)
     server.queue_tool_calls([{"name": "explode", "arguments": {"reason": "boom"}},
                              {"name": "huge", "arguments": {"n": 1_000_000}}])
@@ -339,19 +343,24 @@ def test_per_cell_patterns_and_many_tools_paged_in(k, server):
     code = "\n".join(f"@tool(read_only=True)\ndef t{i}(q: str) -> str:\n    'Tool number {i}.'\n    return 't{i}:' + q"
                      for i in range(20))
     assert k.py("from llmos_kernel import tool\n" + code).status == "ok"
-    before = len(server.requests)
-    server.queue_tool_calls([{"name": "load_tools", "arguments": {"names": ["t17"]}}])
-    server.queue_tool_calls([{"name": "t17", "arguments": {"q": "hi"}}])
-    server.queue_reply("done")
-    run = k.run("%%prompt --tools user.t*\nUse t17.")
-    assert run.status == "ok", run.error_text
-    first, second, third = bodies(server, before)
-    names = [t["function"]["name"] for t in first["tools"]]
-    assert "python" not in names and "load_tools" in names and len(names) <= 12
-    loader = next(t for t in first["tools"] if t["function"]["name"] == "load_tools")
-    assert "t17" in loader["function"]["description"]  # only named, not defined
-    assert "t17" in [t["function"]["name"] for t in second["tools"]]  # paged in for the next round
-    assert tool_messages(third)[-1]["content"] == "t17:hi"
+    try:
+        assert k.run("%tools allow user.t*").status == "ok"  # its own rule, not one an earlier test left
+        before = len(server.requests)
+        server.queue_tool_calls([{"name": "load_tools", "arguments": {"names": ["t17"]}}])
+        server.queue_tool_calls([{"name": "t17", "arguments": {"q": "hi"}}])
+        server.queue_reply("done")
+        run = k.run("%%prompt --tools user.t*\nUse t17.")
+        assert run.status == "ok", run.error_text
+        first, second, third = bodies(server, before)
+        names = [t["function"]["name"] for t in first["tools"]]
+        assert "python" not in names and "load_tools" in names and len(names) <= 12
+        loader = next(t for t in first["tools"] if t["function"]["name"] == "load_tools")
+        assert "t17" in loader["function"]["description"]  # only named, not defined
+        assert "t17" in [t["function"]["name"] for t in second["tools"]]  # paged in for the next round
+        assert tool_messages(third)[-1]["content"] == "t17:hi"
+    finally:
+        # Twenty tools page the others out of later requests in this shared kernel: leave none behind.
+        assert k.run("\n".join(f"%tool remove t{i}" for i in range(20))).status == "ok"
 
 
 def test_a_model_that_cannot_call_tools(server, folder):
