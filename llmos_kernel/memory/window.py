@@ -126,7 +126,8 @@ class ContextWindow(Planner):
                 return _prefer_turn(by_cell)
             by_label = [s for s in reversed(self._log) if s.label == text] or self.swap.by_label(text)[::-1]
             if by_label:
-                return by_label[0]
+                # A path names the document (or the stub of a paged one) before a recalled excerpt of it.
+                return min(by_label, key=lambda s: s.kind is Kind.RECALLED)
             match = _EXECUTION_REF.fullmatch(text)
             if match:
                 count = int(match.group(1))
@@ -194,6 +195,8 @@ class ContextWindow(Planner):
                 # everywhere.
                 self.swap.remove(segment_id)
                 self._drop_copy(segment_id)
+            gone = {segment.id, segment.source}
+            self._remove([s for s in self._log if s.paged and s.paged in gone])  # a stub of nothing would mislead
             return segment
 
     def recall(self, query: str, budget_tokens: int | None = None, limit: int = 3) -> list[Segment]:

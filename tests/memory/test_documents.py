@@ -109,6 +109,16 @@ def test_forgetting_the_stub_forgets_the_document_and_loading_again_replaces_bot
     assert len(swap) == 0 and window.segments == []
 
 
+def test_a_path_names_the_stub_and_forgetting_a_recalled_excerpt_takes_the_stub_too(make_window, swap: Swap):
+    window = make_window(auto_recall=True)
+    stub = window.load_document("handbook.md", document(60, fact_at=58))
+    window.plan("What is the vault code of the customs archive?")
+    (excerpt,) = [s for s in window.segments if s.kind is Kind.RECALLED]
+    assert excerpt.label == "handbook.md" and window.find("handbook.md") is stub
+    window.forget(excerpt.id)  # for good: the document, its excerpt, and the stub that stood for it
+    assert window.segments == [] and len(swap) == 0
+
+
 def test_a_stub_survives_a_save_and_restore(make_window, tok, swap: Swap):
     window = make_window(auto_recall=True)
     stub = window.load_document("handbook.md", document(60, fact_at=58))
