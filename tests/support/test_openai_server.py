@@ -310,20 +310,28 @@ def test_stall_pauses_mid_stream_then_resumes(server: OpenAIServer, client: http
     assert server.requests[0]["outcome"] == "stall"
 
 
-def test_stall_holds_until_its_gate(server: OpenAIServer, client: httpx.Client) -> None:
+def test_stall_holds_until_its_gate(server: OpenAIServer) -> None:
     gate, reached = threading.Event(), threading.Event()
     server.queue_fault("stall", after=1, text="one two three", gate=gate, reached=reached)
-    before: list[str] = []  # read while the server still holds the rest
-    after: list[str] = []
-    with client.stream("POST", f"{server.url}/chat/completions", json=chat_body(True), headers=AUTH) as r:
-        for line in r.iter_lines():
-            if line.startswith("data: "):
-                (after if gate.is_set() else before).append(line[6:])
-                if contents(before) == ["one"] and not gate.is_set():
-                    assert reached.is_set()  # the server says it is holding
-                    gate.set()
-    assert contents(before) == ["one"] and contents(after) == [" two", " three"]
-    assert after[-1] == "[DONE]"
+    host, port = server.url.removeprefix("http://").removesuffix("/v1").split(":")
+    body = json.dumps(chat_body(True)).encode()
+    # A raw socket, so the test sees exactly what the server has sent and when nothing more is coming.
+    with socket.create_connection((host, int(port)), timeout=30) as sock:  # 30 s: the guard of every read
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Authorization: Bearer sk-test\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        before = b""
+        while b'"content":"one"' not in before:
+            before += sock.recv(65536)
+        assert reached.wait(30)  # the server says it is holding
+        sock.settimeout(0.5)
+        with pytest.raises(TimeoutError):  # nothing more while the gate is shut (a server that does not hold
+            sock.recv(65536)               # sends " two" at once; a slow one can only make this pass, not fail)
+        gate.set()
+        sock.settimeout(30)
+        after = b""
+        while b"[DONE]" not in after:
+            after += sock.recv(65536)
+    assert b'"content":" two"' not in before and b'"content":" two"' in after and b'"content":" three"' in after
 
 
 def test_stall_without_seconds_trips_read_timeout(server: OpenAIServer) -> None:
