@@ -54,8 +54,15 @@ def describe_budget(usable: int, chosen: int | None) -> str:
     """The effective recall budget and where it comes from, for `%recall --auto`."""
     budget = recall_budget(usable, chosen)
     if chosen is None:
-        return (f"budget {budget:,} tokens: {DEFAULT_RECALL_SHARE:.0%} of the {usable:,}-token usable window,"
-                f" at least {RECALL_FLOOR:,} and at most {RECALL_SHARE:.0%}; --budget N sets your own")
+        share = int(DEFAULT_RECALL_SHARE * usable)
+        if budget == share:
+            why = f"{DEFAULT_RECALL_SHARE:.0%} of the {usable:,}-token usable window, growing with it"
+        elif budget == RECALL_FLOOR:
+            why = (f"the least by default ({DEFAULT_RECALL_SHARE:.0%} of the {usable:,}-token usable window"
+                   f" is {share:,})")
+        else:
+            why = f"{RECALL_SHARE:.0%} of the {usable:,}-token usable window, the most a recall takes"
+        return f"budget {budget:,} tokens: {why}; --budget N sets your own"
     if budget < chosen:
         return (f"budget {budget:,} tokens: you set {chosen:,}, but a recall takes at most {RECALL_SHARE:.0%}"
                 f" of the {usable:,}-token usable window")

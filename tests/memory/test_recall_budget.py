@@ -21,7 +21,10 @@ def test_the_default_budget_is_a_share_of_the_usable_window_with_a_floor_and_a_c
     assert recall_budget(19800, None) == 3960
     assert recall_budget(19800, 500) == 500  # the user's own wins ...
     assert recall_budget(800, 500) == 200  # ... up to the ceiling
-    assert "20% of the 19,800-token usable window" in describe_budget(19800, None)
+    assert describe_budget(19800, None) == ("budget 3,960 tokens: 20% of the 19,800-token usable window, growing"
+                                            " with it; --budget N sets your own")
+    assert "the least by default (20% of the 4,300-token usable window is 860)" in describe_budget(4300, None)
+    assert "budget 200 tokens: 25% of the 800-token usable window, the most" in describe_budget(800, None)
     assert describe_budget(19800, 500) == "budget 500 tokens, set with --budget"
     assert "you set 500" in describe_budget(800, 500)
 
