@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from tests.support.openai_server import OpenAIServer
+from tests.support.waits import wait_for_iopub, wait_until
 
 
 @pytest.fixture
@@ -28,9 +31,15 @@ def compare_meta(run) -> list[dict]:
 
 def test_models_stream_concurrently(kernel, server):
     aliases(kernel, server, "left", "right")
-    server.model_delays = {"left": 0.5, "right": 0.5}  # both are waiting at the same time, or neither
+    together = threading.Event()  # no answer starts until both requests are at the server
+    server.model_gates = {"left": together, "right": together}
     server.reset()
-    run = kernel.run("%%compare left right --no-history\nName three colours of the rainbow please")
+    msg_id = kernel.send("%%compare left right --no-history\nName three colours of the rainbow please")
+    # one request at a time would never get here (the guard fails the test)
+    wait_until(lambda: server.in_flight == 2, "both models' requests in flight at once")
+    together.set()
+    run = kernel.collect(msg_id)
+    server.model_gates = {}
     assert run.status == "ok", run.error_text
     assert server.max_in_flight == 2  # the server saw both requests in flight at once
     meta = compare_meta(run)
@@ -44,12 +53,18 @@ def test_models_stream_concurrently(kernel, server):
 
 def test_each_column_has_its_own_status_while_streaming(kernel, server):
     aliases(kernel, server, "quick", "slow")
-    server.model_delays = {"quick": 0.0, "slow": 1.5}
-    run = kernel.run("%%compare quick slow --no-history\nHello there")
+    held = threading.Event()  # the slow model answers only once the test has seen the quick one finished
+    server.model_gates = {"slow": held}
+    msg_id = kernel.send("%%compare quick slow --no-history\nHello there")
+    # a live update where the quick column is finished (its answer) while the slow one still waits
+    seen = wait_for_iopub(kernel, msg_id, lambda m: m["msg_type"] == "update_display_data" and all(
+        part in str(m["content"]["data"].get("text/plain", "")) for part in ("slow · waiting", "Echo: Hello there")),
+        "the quick answer shown beside the slow column still waiting")
+    held.set()
+    run = kernel.collect(msg_id)
+    server.model_gates = {}
     assert run.status == "ok", run.error_text
-    # a live update where the quick column is finished (its footer) while the slow one still waits
-    live = [m["content"]["data"]["text/plain"] for m in run.of_type("update_display_data")]
-    assert any("slow · waiting" in text and "Echo: Hello there" in text for text in live), live[-3:]
+    assert seen
 
 
 def test_one_failing_model_keeps_the_others_answer(kernel, server):

@@ -8,6 +8,7 @@ with "~", and never show "0 tokens" beside a visible answer.
 from __future__ import annotations
 
 import re
+import threading
 import uuid
 
 import pytest
@@ -52,7 +53,9 @@ def test_no_usage_from_the_server_is_estimated_and_labelled(kernel, server):
 def test_an_interrupted_answer_without_usage_counts_what_it_kept(kernel, server):
     use_server(kernel, server)
     words = " ".join(f"word{i}" for i in range(200))
-    server.queue_reply(words, send_usage=False, chunk_delay=0.05)  # 10 s unless stopped
+    # Sixty words, spaced so the display follows them, then the server holds the rest (and the usage that comes
+    # last) behind a gate never opened: the interrupt lands mid-answer however slow the machine.
+    server.queue_fault("stall", after=60, text=words, chunk_delay=0.05, gate=threading.Event())
     msg_id = kernel.send("Tell me a long story.", cell_id=uuid.uuid4().hex)
     seen: list[dict] = []
     shown = ""

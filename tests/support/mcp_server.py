@@ -54,7 +54,8 @@ def fail() -> str:
 
 @server.tool()
 async def slow(seconds: float) -> str:
-    """Sleep, then answer."""
+    """Sleep, then answer (a note says when it started, so a test can interrupt it mid-call, not by the clock)."""
+    _note(f"slow({seconds:g}) started")
     try:
         await anyio.sleep(seconds)
     except anyio.get_cancelled_exc_class():

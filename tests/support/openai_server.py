@@ -207,7 +207,8 @@ class OpenAIServer:
 
     Settings (also changeable while running): ``chunk_delay`` (seconds between streamed chunks),
     ``default_delay`` (seconds before any chat response starts), ``model_delays`` (per requested model name,
-    instead of ``default_delay``), ``require_key``, ``response_headers`` (added to every streamed reply).
+    instead of ``default_delay``), ``model_gates`` (per requested model name, a threading.Event its replies wait
+    for: in-process only), ``require_key``, ``response_headers`` (added to every streamed reply).
     """
 
     def __init__(
@@ -231,6 +232,9 @@ class OpenAIServer:
         self.in_flight = 0
         self.max_in_flight = 0
         self.model_delays: dict[str, float] = {}
+        # In-process only: per requested model name, an Event its replies wait for before they start (tests hold
+        # one model's answer until they have seen what they need, instead of giving it a delay and hoping).
+        self.model_gates: dict[str, threading.Event] = {}
         self.models_raw: RawReply | None = None  # when set, GET /models answers with it (every time)
         self.response_headers: dict[str, str] = {}  # sent with every streamed chat reply (a Set-Cookie, say)
         self._queue: list[_Reply | _Fault | RawReply] = []
@@ -538,7 +542,8 @@ class _Handler(BaseHTTPRequestHandler):
         "malformed": ``after`` content chunks (default 2), then one ``data:`` line that is not JSON,
             then the rest of the stream. Non-stream: a 200 whose body is not JSON.
         "refuse": the request is read, then the connection closes with no response at all.
-        "stall", "cut", "malformed" and "hang" accept ``text`` for the reply they (partly) send.
+        "stall", "cut", "malformed" and "hang" accept ``text`` for the reply they (partly) send; streamed "stall",
+            "cut" and "malformed" accept ``chunk_delay``, seconds between the chunks sent before the break.
         "hang" and "stall" (in-process only) also take ``gate``, a threading.Event: the silence lasts until the test
             sets it (instead of ``seconds``), and ``reached``, a threading.Event the server sets when the silence
             begins (after the stall's first chunks were written). Tests wait on these events, never on the clock.
@@ -714,6 +719,9 @@ class _Handler(BaseHTTPRequestHandler):
 
         reply = item if item is not None else self._echo_reply(body)
         entry["outcome"] = "reply"
+        gate = owner.model_gates.get(str(body.get("model")))
+        if gate is not None and not self._hold({"gate": gate}):
+            return self._drop()
         delay = reply.delay if reply.delay is not None else owner.model_delays.get(
             str(body.get("model")), owner.default_delay)
         if not self._sleep(delay):
@@ -990,7 +998,10 @@ class _Handler(BaseHTTPRequestHandler):
         after = 1 + int(kw.get("after", 2))  # +1: the role chunk comes before any content chunk
         after = min(after, len(events) - 1)
         self._start_stream()
-        for event in events[:after]:
+        spacing = kw.get("chunk_delay")  # between the chunks before the break, so a client sees them arrive
+        for i, event in enumerate(events[:after]):
+            if i and spacing and not self._sleep(spacing):
+                return self._drop()
             self._write_chunk(event)
         if name == "cut":
             return self._drop()

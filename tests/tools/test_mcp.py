@@ -120,13 +120,15 @@ def test_a_call_that_times_out_is_cancelled_and_the_server_still_answers(shared:
 
 
 def test_an_interrupt_stops_the_wait_cancels_the_call_and_keeps_the_server(shared: MCPManager, notes_file: Path):
-    timer = threading.Timer(0.5, _thread.interrupt_main)
-    timer.start()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            shared.call("t", "slow", {"seconds": 32}, timeout=60)
-    finally:
-        timer.cancel()
+    def interrupt_once_running() -> None:  # on the tool's own note that it started, not after a guessed delay
+        if "slow(32) started" in eventually(lambda: notes(notes_file), lambda lines: "slow(32) started" in lines):
+            _thread.interrupt_main()
+
+    watcher = threading.Thread(target=interrupt_once_running, daemon=True)
+    watcher.start()
+    with pytest.raises(KeyboardInterrupt):
+        shared.call("t", "slow", {"seconds": 32}, timeout=60)
+    watcher.join()
     # not waited out: the server was told to cancel the call, which would otherwise have run 32 s
     assert "slow(32) cancelled" in eventually(lambda: notes(notes_file), lambda lines: "slow(32) cancelled" in lines)
     assert shared.call("t", "add", {"a": 1, "b": 1}).text == "2"
