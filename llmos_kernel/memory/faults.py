@@ -22,6 +22,7 @@ panel.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +36,21 @@ from .tokenizers import raw_counter
 
 if TYPE_CHECKING:
     from .state import WindowState
+
+_ROLE = re.compile(r"^(?:User|Assistant):\s*")  # how page_text() opens the two halves of a turn
+_WORD = re.compile(r"\w+")
+SAID_SHARE = 0.8  # of a page's word pairs found in the window: it says nothing new
+
+
+def _pairs(text: str) -> set[tuple[str, str]]:
+    words = _WORD.findall(text.lower())
+    return set(zip(words, words[1:], strict=False))
+
+
+def _already_said(page: str, window: set[tuple[str, str]]) -> bool:
+    pairs = _pairs(_ROLE.sub("", page))
+    return bool(pairs) and len(pairs & window) >= SAID_SHARE * len(pairs)
+
 
 RECALL_SHARE = 0.25  # of the usable window: the most one prompt's recall may take, whatever the budget says
 DEFAULT_RECALL_SHARE = 0.2  # the budget nobody set: this share of the usable window ...
@@ -108,6 +124,13 @@ class Pager:
         hits = Ranker(state.swap, state.recall_options).rank(prompt, self._context(), resident)
         if only is not None:
             hits = [hit for hit in hits if hit.page.segment_id in only]
+        # A page saying (nearly) word for word what the window already holds adds nothing (a repeated report,
+        # a turn quoting an older one): recalling it would only spend the budget and push resident turns out.
+        # Nearly: most of its word pairs are in the window (a pair is specific; single words are everywhere).
+        # Recalled copies are left out: what a copy holds is this recall's to keep or drop (stale pages).
+        window_pairs = _pairs("\n".join(text for segment, text in zip(state._log, resident, strict=True)
+                                        if segment.kind is not Kind.RECALLED))
+        hits = [hit for hit in hits if not _already_said(hit.page.text, window_pairs)]
         budget = state.recall_budget
         if not hits:
             self.last = _decision(hits, [], [], 0, budget)

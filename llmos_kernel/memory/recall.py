@@ -11,14 +11,20 @@ per page; BM25 is additive over words, so weighting words differently stays exac
   best pages mention and looks those up too, so the fact about the owner comes back with the fact naming them.
 - Recency: among pages of about the same relevance the newer wins, so an update outranks the fact it replaced.
 - Recent conversation: words of the last prompts add a small bonus (never pass the gate on their own).
-- Meaning (embed.py): the question's embedding against every page's (cosine). A page the words miss ("sibling"
-  for "sister") passes on meaning alone when it is close enough, both absolutely (SEMANTIC_FLOOR: an
-  unanswerable question recalls nothing) and relative to the best page (SEMANTIC_MARGIN), unless the question
-  asks for all of something ("which ... all", "how many", "list"): then every page above the floor. The two
-  signals are fused by their normalized scores (lexical / best lexical, cosine above the floor / best), so
-  a page both find ranks first; each hit says which signal found it (`signal`, shown by %context --json).
-- Time: a question asking for the first or earliest ("originally", "before") turns the recency bonus into
-  an age bonus; "now", "currently", "latest" strengthen it.
+- Meaning (embed.py): the question's embedding against each page's units (the page and its sentences; a page
+  is as close as its closest sentence, so a fact in a chatty cell is not drowned by the rest of it). A page
+  the words miss ("sibling" for "sister") passes on meaning alone when it is close enough, both absolutely
+  (SEMANTIC_FLOOR: an unanswerable question recalls nothing) and relative to the best page (SEMANTIC_MARGIN).
+  The two signals are fused by their normalized scores (lexical / best lexical, cosine above the cut / best),
+  so a page both find ranks first; each hit says which signal found it (`signal`, shown by %context --json).
+- Sets: a question about a set ("list all", "how many", "which animals", "which ... first") needs every
+  member, and members are less alike the question than one fact is to a pointed one. Once the question has
+  found something, pages down to SET_FLOOR near the best come along, and any of its rarest words passes the
+  gate (SET_COVERAGE); the budget decides how many fit.
+- Time: a question asking for the first or earliest ("originally", "first") turns the recency bonus into
+  an age bonus; "now", "currently", "latest" strengthen it. An anchor ("before Sofia", "after the move") is
+  ranked on its own to find when it was first said; the rest of the question is then answered from the pages
+  on that side of it, the nearest in time first, with the anchor's page.
 
 Each step can be switched off (RecallOptions), which is how benchmarks/bench_paging.py measures what it adds.
 """
@@ -51,9 +57,19 @@ PENDING = 16  # pages without a vector that a recall embeds itself, at most (on 
 FRESH = 8  # best lexical pages not embedded yet that a recall embeds itself (bounded: it is on the typing path)
 _ALL = re.compile(r"\b(all|every|each|list|how many|how much in total|total|which .* ever|everything)\b",
                   re.IGNORECASE)
-_EARLIEST = re.compile(r"\b(first|earliest|originally|initially|at first|before|used to|previous|old)\b",
+_EARLIEST = re.compile(r"\b(first|earliest|originally|original|initially|at first|before|used to|previous|old)\b",
                        re.IGNORECASE)
+# "Who was my manager before Sofia?": the part after the word is an anchor in time, not what is asked about.
+_ANCHOR = re.compile(r"\b(?P<side>before|after|until|since|prior to)\s+(?P<anchor>[^?!.,;]{2,80})", re.IGNORECASE)
+# "look after", "named after", "ask after": the word is part of a verb there, not a point in time.
+_PHRASAL = re.compile(r"\b(look|looks|looked|looking|named|ask|asks|asked|take|takes|took|taking|run|runs|ran"
+                      r"|chase|chased|come|came|go|goes|went|seek|sought|lust)\s+$", re.IGNORECASE)
+SET_FLOOR = 0.2  # cosine a page needs to join a question about a set ("list all", "first"), near the best
+SET_COVERAGE = 0.25  # of the gate words' weight, for a page to answer a question about a set
+SET_MARGIN = 0.4  # and no further below the best page than this
 _LATEST = re.compile(r"\b(now|currently|latest|most recent(ly)?|last|these days|today|still)\b", re.IGNORECASE)
+# "Which animals live with us?", "what foods", "which of my relatives": a plural asked about is a set too.
+_PLURAL = re.compile(r"\b(?:which|what)\s+(?:of\b|(?:\w+\s+)?\w{3,}[^s\W]s\b)", re.IGNORECASE)
 _IDENTIFIER = re.compile(r"^(?=\w*[a-z])(?=\w*\d)\w+$", re.IGNORECASE)
 
 
@@ -123,6 +139,40 @@ class Ranker:
     def rank(self, prompt: str, context: Sequence[str] = (), resident: Sequence[str] = ()) -> list[Hit]:
         """The pages `prompt` needs, best first. `context`: recent prompts; `resident`: texts in the window
         (a first hop may be there already, and then only the second one is in swap)."""
+        anchored = self._anchored(prompt, context, resident) if self.options.temporal else None
+        if anchored is not None:
+            return anchored
+        return self._rank(prompt, context, resident)
+
+    def _anchored(self, prompt: str, context: Sequence[str], resident: Sequence[str]) -> list[Hit] | None:
+        """A question placed in time by an anchor ("before Sofia", "after the move"): what it asks about, among
+        the pages said before (or after) the anchor was first mentioned, the nearest in time first, and the
+        anchor's own page with them. None when the question has no anchor memory knows, or nothing on that side
+        of it matches: then it is ranked as a whole."""
+        match = _ANCHOR.search(prompt)
+        if match is None or _PHRASAL.search(prompt[: match.start()]):
+            return None
+        topic = (prompt[: match.start()] + prompt[match.end() :]).strip()
+        if len(query_terms(topic)) < 1:
+            return None
+        anchors = self._rank(match.group("anchor"), (), ())
+        if not anchors:
+            return None
+        side = match.group("side").lower()
+        before = side in ("before", "until", "prior to")
+        # The anchor's time: when it was first said (the change that "before Sofia" refers to).
+        anchor = min(anchors[:3], key=lambda hit: hit.page.created)
+        when = anchor.page.created
+        unanchored = RecallOptions(**{**vars(self.options), "temporal": False})
+        hits = [hit for hit in Ranker(self.swap, unanchored)._rank(topic, context, resident)
+                if hit.page.rowid != anchor.page.rowid
+                and (hit.page.created < when if before else hit.page.created > when)]
+        if not hits:
+            return None
+        hits.sort(key=lambda hit: -hit.page.created if before else hit.page.created)  # nearest in time first
+        return [*hits[: self.options.max_pages - 1], anchor]
+
+    def _rank(self, prompt: str, context: Sequence[str], resident: Sequence[str]) -> list[Hit]:
         options = self.options
         terms = [term for term in query_terms(prompt) if not self._common(term)]
         names = [term for term in entities(prompt) if term in terms]
@@ -130,10 +180,17 @@ class Ranker:
         if names and not known:
             return []  # about someone (or something) memory has never heard of: nothing to recall
         weights = {term: self._weight(term, term in names) for term in terms}
-        passing = [hit for hit in self._score(weights, names, *self._gate(weights, known)).values()
+        earliest = self._direction(prompt) < 0
+        is_set = bool(_ALL.search(prompt) or _PLURAL.search(prompt)) or earliest
+        gate, share = self._gate(weights, known)
+        if is_set and not known:
+            # Members of a set share one of the question's words each, rarely all ("books" and "read": one fact
+            # says "reading", another "a biography"): any of its rarest words lets a page in.
+            share = min(share, SET_COVERAGE)
+        passing = [hit for hit in self._score(weights, names, gate, share).values()
                    if self._passes(sum(weights[t] for t in hit.terms), sum(weights.values()), bool(known))]
         if options.semantic:
-            passing = self._fuse(prompt, passing, known)
+            passing = self._fuse(prompt, passing, known, is_set)
         if options.two_hop and not known:
             hops = self._second_hop(passing, weights, self._resident_names(resident, terms))
             for hit in hops:
@@ -145,36 +202,41 @@ class Ranker:
 
     # -- meaning ---------------------------------------------------------------------------------------
 
-    def _fuse(self, prompt: str, lexical: list[Hit], known: list[str]) -> list[Hit]:
+    def _fuse(self, prompt: str, lexical: list[Hit], known: list[str], is_set: bool = False) -> list[Hit]:
         """The lexical hits and the pages close in meaning, one list, scored by both signals.
 
         A question naming someone memory knows stays about them: meaning then only reorders (and adds) pages
-        that carry those names. Otherwise a page passes on meaning alone above the floor, near the best page
-        (or anywhere above the floor when the question asks for all of something)."""
+        that carry those names. Otherwise a page passes on meaning alone above the floor, near the best page.
+        A question about a set ("list all the pets", "how many", "which did we get first") needs every member,
+        and its members are less alike it than one fact is to a pointed question: once the question has found
+        something (a page above the floor, or words that survived the gate), pages down to SET_FLOOR near the
+        best come with it, and the budget decides how many fit."""
         similar = self._similar(prompt, lexical)
         if similar is None:
             return lexical  # no model: words alone, as before
+        floor = self.options.semantic_floor
         if not known and any(not self._frequency(term) for term in query_terms(prompt) if not self._common(term)):
             # A word memory has never seen says what the question is about ("film" in "my favourite film"):
             # pages sharing only its other words ("favourite tea") must be close in meaning to come back.
-            lexical = [hit for hit in lexical if similar.get(hit.page.rowid, 0.0) >= self.options.semantic_floor]
+            lexical = [hit for hit in lexical if similar.get(hit.page.rowid, 0.0) >= floor]
         best_lexical = max((hit.score for hit in lexical), default=0.0) or 1.0
-        floor = self.options.semantic_floor
         if not similar:
             return lexical
         best_sim = max(similar.values())
-        wants_all = bool(_ALL.search(prompt))
-        cut = floor if wants_all else max(floor, best_sim - SEMANTIC_MARGIN)
+        if is_set and (best_sim >= floor or lexical):
+            cut = max(SET_FLOOR, best_sim - SET_MARGIN)
+        else:
+            cut = max(floor, best_sim - SEMANTIC_MARGIN)
         by_row = {hit.page.rowid: hit for hit in lexical}
 
         def closeness(sim: float) -> float:
             # Pages within the margin of the best are equally close: recency (an update) decides among them.
-            return min(1.0, (sim - floor) / max(best_sim - SEMANTIC_MARGIN - floor, 1e-6))
+            return max(0.05, min(1.0, (sim - cut) / max(best_sim - SEMANTIC_MARGIN - cut, 1e-6)))
 
         for hit in lexical:
             hit.score /= best_lexical
             hit.similarity = similar.get(hit.page.rowid)
-            if hit.similarity is not None and hit.similarity >= floor:
+            if hit.similarity is not None and hit.similarity >= cut:
                 hit.signal = "both"
                 hit.score += closeness(hit.similarity)
         extra = [rowid for rowid, sim in similar.items() if sim >= cut and rowid not in by_row]
@@ -200,17 +262,26 @@ class Ranker:
         # Pages the background thread has not reached yet (paged out a moment ago, or by an older version of
         # the kernel) are embedded here, a bounded number a prompt, newest first.
         self.swap.embed_pending(PENDING)
+        from .swap import embed_units
+
         query = model.embed([prompt])[0]
         ids, matrix = self.swap.vectors()
-        sims = matrix @ query if ids else []
-        top = sorted(range(len(ids)), key=lambda i: -sims[i])[:SEMANTIC_TOP]
-        found = {ids[i]: float(sims[i]) for i in top}
+        found: dict[int, float] = {}
+        if ids:
+            sims = matrix @ query
+            # A page is as close as its closest unit (rows of one page repeat its rowid): best rows first.
+            for row in sims.argsort()[::-1]:
+                rowid = ids[row]
+                if rowid not in found:
+                    found[rowid] = float(sims[row])
+                    if len(found) >= SEMANTIC_TOP:
+                        break
         known = set(ids)
         fresh = [hit.page for hit in sorted(lexical, key=lambda h: -h.score) if hit.page.rowid not in known][:FRESH]
         if fresh:
-            for page, vector in zip(fresh, model.embed([page.text for page in fresh]), strict=True):
-                found[page.rowid] = float(vector @ query)
-        return {rowid: sim for rowid, sim in found.items() if sim >= self.options.semantic_floor}
+            for page, vectors in zip(fresh, embed_units(model, [page.text for page in fresh]), strict=True):
+                found[page.rowid] = float((vectors @ query).max())
+        return {rowid: sim for rowid, sim in found.items() if sim >= min(SET_FLOOR, self.options.semantic_floor)}
 
     def _direction(self, prompt: str) -> float:
         """+1: newer wins among equals (the default); -1: older wins ("first", "originally"); 2: "now"."""

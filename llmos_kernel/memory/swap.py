@@ -41,7 +41,8 @@ _STOPWORD_TEXT = (
     # the one rare word a question and its fact share, and made questions with no answer recall pages).
     " am anything anyone called currently did does ever first get got give go going know last latest let"
     " like make many may mention mentioned much name named need recall recently remember said say"
-    " something still take tell thing things think told want way well whom whose yet"
+    " something still take tell thing things think told want way well whom whose yet coming upcoming up lately"
+    " list every each one ones total"
 )
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 # Whether a new Swap embeds its pages for semantic recall (embed.py); LLMOS_EMBED=0 turns it off, which the unit
@@ -424,43 +425,45 @@ class Swap:
         with self._lock:
             rows = self._db.execute(
                 "SELECT p.rowid, f.text FROM swap_pages p JOIN swap_segments s ON s.rowid = p.segment"
-                " JOIN swap_fts f ON f.rowid = p.rowid LEFT JOIN swap_vectors v ON v.page = p.rowid"
+                " JOIN swap_fts f ON f.rowid = p.rowid LEFT JOIN swap_vectors v ON v.page = p.rowid AND v.model = ?"
                 " WHERE s.scope = ? AND v.page IS NULL ORDER BY p.rowid DESC LIMIT ?",
-                (self.scope, limit),
+                (embed.VECTORS_NAME, self.scope, limit),
             ).fetchall()
         if not rows:
             return 0
-        vectors = model.embed([text for _, text in rows])
+        vectors = embed_units(model, [text for _, text in rows])
         with self._lock, self._transaction():
-            for (rowid, _), vector in zip(rows, vectors, strict=True):
+            for (rowid, _), matrix in zip(rows, vectors, strict=True):
                 # A page removed meanwhile has no row to point at: INSERT ... SELECT writes nothing for it.
                 self._db.execute(
                     "INSERT OR REPLACE INTO swap_vectors (page, model, vector)"
                     " SELECT rowid, ?, ? FROM swap_pages WHERE rowid = ?",
-                    (model.name, vector.tobytes(), rowid),
+                    (embed.VECTORS_NAME, matrix.tobytes(), rowid),
                 )
         self._version += 1
         return len(rows)
 
     def vectors(self) -> tuple[list[int], Any]:
-        """(page rowids, float32 matrix of their unit vectors), for this scope's embedded pages. A NumPy matrix
-        from BLOBs: for the few thousand pages of a session one matrix product is ~1 ms (measured; sqlite-vec
-        would add a native extension for no gain at this size)."""
+        """(page rowid of each row, float32 matrix of unit vectors), for this scope's embedded pages: a page has
+        one row per unit it was embedded as (embed.units: the page and its sentences), so a rowid repeats. A NumPy
+        matrix from BLOBs: for the few thousand pages of a session one matrix product is ~1 ms (measured;
+        sqlite-vec would add a native extension for no gain at this size)."""
         cached = self._vectors
         if cached is not None and cached[0] == self._version:
             return cached[1], cached[2]
         import numpy as np
 
         version = self._version
-        model = embed.MODEL_NAME
+        model = embed.VECTORS_NAME
         with self._lock:
             rows = self._db.execute(
                 "SELECT v.page, v.vector FROM swap_vectors v JOIN swap_pages p ON p.rowid = v.page"
                 " JOIN swap_segments s ON s.rowid = p.segment WHERE s.scope = ? AND v.model = ? ORDER BY v.page",
                 (self.scope, model),
             ).fetchall()
-        ids = [int(row[0]) for row in rows]
-        matrix = (np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(rows), -1)
+        width = 4 * embed.DIMENSIONS  # bytes of one float32 vector
+        ids = [int(row[0]) for row in rows for _ in range(len(row[1]) // width)]
+        matrix = (np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32).reshape(len(ids), -1)
                   if rows else np.zeros((0, embed.DIMENSIONS), dtype=np.float32))
         self._vectors = (version, ids, matrix)
         return ids, matrix
@@ -503,3 +506,14 @@ class _Transaction:
             self._db.execute("COMMIT")
         else:
             self._db.execute("ROLLBACK")
+
+
+def embed_units(model: embed.Embedder, texts: list[str]) -> list[Any]:
+    """Each text's unit vectors (embed.units) as one float32 matrix per text, embedded in one batch."""
+    cut = [embed.units(text) for text in texts]
+    flat = model.embed([unit for units in cut for unit in units])
+    out, start = [], 0
+    for units in cut:
+        out.append(flat[start : start + len(units)])
+        start += len(units)
+    return out

@@ -231,3 +231,21 @@ def test_a_rerun_cell_drops_its_recalled_copy(make_window, swap: Swap):
     window.recall("zebras")
     window.commit_turn("c1", "a new question", "a new answer", execution_count=3)
     assert [s.kind for s in window.segments] == [Kind.HISTORY] and len(swap) == 0
+
+
+def test_a_page_saying_what_the_window_already_holds_is_not_recalled(make_window):
+    # A shift log repeated day after day: the swapped copies say what the resident one says, so recalling
+    # them would spend the budget and push the newest turns out for nothing.
+    window = make_window(auto_recall=True)
+    report = "Lena Voss checked the zebra fences by pond four and found the north gate loose again."
+    for cell in (1, 2, 3):
+        window.commit_turn(f"log{cell}", f"Log {cell}: {report}", "noted", execution_count=cell)
+    for cell in (1, 2):
+        window.evict(cell)
+    plan = window.plan(f"Log 4: {report}")
+    assert plan.paging["recalled"] == []
+    # Something new in swap is still recalled next to it.
+    window.commit_turn("gate", "Lena Voss had the north gate of the zebra fence welded shut.", "ok", execution_count=4)
+    window.evict(4)
+    recalled = window.plan("Was the north gate of the zebra fence fixed?").paging["recalled"]
+    assert [item["cell"] for item in recalled] == [4]

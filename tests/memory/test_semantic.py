@@ -117,3 +117,60 @@ def test_page_vectors_live_in_the_store_and_go_with_their_pages(tmp_path):
     swap.remove(segment.id)
     assert store.connection.execute(count).fetchone()[0] == 0
     store.close()
+
+
+# -- issue 22, round two: sentences, sets, anchors in time -------------------------------------------------------
+
+CHATTY = [
+    "Morning! Quick one before standup: my sister Maria just started as a nurse at the children's hospital, so"
+    " I'm covering the school run this week. Can you show me how to read a CSV with a date column in pandas?",
+    "ugh, coffee machine broke again. Anyway, how do I group a DataFrame by month and sum one column?",
+    "For the record, my laptop is a ThinkPad with 16 GB of RAM, which is why big joins hurt. How do I read"
+    " a parquet file in chunks?",
+]
+
+
+def chatty_swap(*texts: str) -> Swap:
+    from llmos_kernel.memory.segments import Kind, Segment
+
+    swap = Swap()
+    answer = "Sure: call the function with the column name, then check the result on a small sample first."
+    swap.put_many([Segment(Kind.HISTORY, text, answer=answer, execution_count=n) for n, text in enumerate(texts, 1)])
+    swap.wait_embedded()
+    return swap
+
+
+def test_a_fact_in_a_chatty_cell_is_found_by_its_sentence_not_drowned_by_the_rest():
+    # The page's one vector is mostly about pandas; its sentence about the sister is about medicine.
+    question = "Does anyone in my family work in medicine?"
+    assert not stems(CHATTY[0]) & stems(question) - {"work"}  # only an incidental verb could match
+    assert len(embed.units(CHATTY[0])) > 2  # the page and its clauses
+    hits = Ranker(chatty_swap(*CHATTY)).rank(question)
+    assert hits and "nurse" in hits[0].page.text
+    assert hits[0].signal in ("semantic", "both")
+
+
+def test_a_question_about_a_set_recalls_every_member_not_only_the_closest():
+    pets = ["We adopted a tabby kitten called Miso on Saturday and she has already knocked a plant over.",
+            "My son got a hamster named Pip from his friend, so now we have two pets.",
+            "A retired racing greyhound named Bolt joined the family yesterday, the kitten is not impressed."]
+    swap = chatty_swap(*CHATTY, *pets)
+    for question in ("List all the pets we have.", "Which animals live with us?"):
+        found = " ".join(hit.page.text for hit in Ranker(swap).rank(question))
+        assert all(pet.split(",")[0] in found for pet in pets), question
+    # A pointed question about one of them stays pointed: the set rule does not recall the unrelated cells.
+    assert not any("parquet" in hit.page.text for hit in Ranker(swap).rank("What is the hamster called?"))
+
+
+def test_before_an_anchor_asks_for_what_was_said_before_it_was_first_mentioned():
+    swap = chatty_swap(
+        *CHATTY,
+        "My manager is Henrik Aalto, he wants the report in Excel. How do I write several sheets?",
+        "Lunch was good today. How do I sort a dict by value?",
+        "My manager changed: Henrik left and my new manager is Sofia Brandt. How do I format numbers?",
+    )
+    hits = Ranker(swap).rank("Who was my manager before Sofia?")
+    assert hits and "Henrik Aalto" in hits[0].page.text  # the nearest fact before the anchor first ...
+    assert any("Sofia Brandt" in hit.page.text for hit in hits)  # ... and the anchor itself with it
+    # "after" in a verb ("look after") is no anchor: the question is ranked as a whole.
+    assert Ranker(swap)._anchored("Who will look after the laptop?", (), ()) is None

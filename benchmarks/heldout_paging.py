@@ -1,0 +1,174 @@
+"""A held-out long-memory set for bench_paging.py: written before the issue-22 ranking was tuned, never tuned on.
+
+The development set in bench_paging.py has one fact per cell among logistics filler. This one is a chatty
+notebook of five days: each cell mixes a personal aside with a request about code or data, in the user's own
+loose wording, and the fact sits in the same paragraph as the chatter (so a page holds more than the fact).
+Its questions are of the same kinds, worded the way people ask, and were frozen before any ranking change of
+this round; a change to the ranker is judged on this set, not fitted to it.
+"""
+
+from __future__ import annotations
+
+# (day, cell text). A fact is the sentence quoted in a question's `needed` list: it must appear verbatim here.
+CELLS: list[tuple[int, str]] = [
+    (1, "Morning! Quick one before standup: my sister Maria just started as a nurse at the children's hospital,"
+        " so I'm covering the school run this week. Can you show me how to read a CSV with a date column in pandas?"),
+    (1, "ugh, coffee machine broke again. Anyway, how do I group a DataFrame by month and sum one column?"),
+    (1, "Note to self: the dentist appointment is on Thursday at 9:30 with Dr. Okonjo. Now, what's the difference"
+        " between merge and join?"),
+    (1, "We adopted a tabby kitten called Miso on Saturday and she has already knocked a plant over. Can you explain"
+        " what a left join keeps?"),
+    (1, "I'm trying to learn Portuguese, evening class on Tuesdays, so my brain is fried. How do I pivot a table?"),
+    (1, "My commute is forty minutes by tram each way, which is when I read. What does melt do in pandas?"),
+    (2, "Back again. The landlord raised the rent by eighty euros a month, not thrilled. How do I plot two series"
+        " on one axis in matplotlib?"),
+    (2, "For the record, my laptop is a ThinkPad X1 Carbon with 16 GB of RAM, which is why big joins hurt."
+        " How can I read a parquet file in chunks?"),
+    (2, "Our project codename is Bluefin and the deadline is the 28th. What's a good way to profile a slow function?"),
+    (2, "I moved our standup to 10:15 because half the team is in Lisbon. How do I time a cell in Jupyter?"),
+    (2, "My son got a hamster named Pip from his friend, so now we have two pets. How do I write a unit test with"
+        " pytest for a function that reads a file?"),
+    (2, "Had the dentist appointment moved: it's now Friday at 14:00, same dentist. How do fixtures work in pytest?"),
+    (3, "Long day. I ran 12 km this morning before work, training for the Berlin marathon in September."
+        " Can you show me a regex that matches ISO dates?"),
+    (3, "The staging database lives on host db-stage-07 and uses port 6432. How do I connect with SQLAlchemy?"),
+    (3, "My manager is Henrik Aalto, he wants the report in Excel, sigh. How do I write several sheets with"
+        " pandas?"),
+    (3, "Our boiler was replaced by a plumber from Ghent in May and the flat is finally warm. What is an upsert?"),
+    (3, "I'm allergic to peanuts and shellfish, so the team lunch on Friday needs care. How do I drop duplicate"
+        " rows but keep the latest?"),
+    (3, "Grandpa Tomas turns ninety in October, we're planning a party. How do I make a bar chart horizontal?"),
+    (4, "The Bluefin deadline slipped to the 5th of next month, good news for once. How do I cache a function's"
+        " results?"),
+    (4, "A retired racing greyhound named Bolt joined the family yesterday, the kitten is not impressed."
+        " What's the difference between a list and a tuple?"),
+    (4, "My manager changed: Henrik left and my new manager is Sofia Brandt. How do I format numbers with commas"
+        " in an f-string?"),
+    (4, "I drive a second-hand green Skoda Octavia estate, and it needs new tyres. How do I sort a dict by value?"),
+    (4, "Staging moved to host db-stage-11, same port. How can I retry a flaky HTTP call with backoff?"),
+    (4, "I finished reading Middlemarch on the tram, took me a month. Can you explain Python generators?"),
+    (5, "Friday! I switched my Portuguese class to Thursdays because of football. How do I read JSON lines?"),
+    (5, "Ran 18 km on Sunday, longest so far, knees are fine. What does `yield from` do?"),
+    (5, "We booked the anniversary dinner at Casa Verde for the ninth, ten years married. How do I type hint a"
+        " callable?"),
+    (5, "My daughter Lucia plays the cello in the youth orchestra, concert next week. How do I memoize a method?"),
+    (5, "I cut my thumb badly slicing bread this morning, typing slowly. How do I parse command line arguments?"),
+    (5, "The laptop got upgraded to 32 GB of RAM, joins are fine now. What's a context manager?"),
+]
+
+# (kind, question, needed fact sentences). Kinds: no-overlap (no shared stem, checked), update, temporal,
+# aggregation, multi-session (facts from different days), abstention (nothing in memory answers it).
+QUESTIONS: list[tuple[str, str, list[str]]] = [
+    ("no-overlap", "Does anyone in my family work in medicine?",
+     ["my sister Maria just started as a nurse at the children's hospital"]),
+    ("no-overlap", "Which animals live with us?",
+     ["We adopted a tabby kitten called Miso on Saturday", "My son got a hamster named Pip",
+      "A retired racing greyhound named Bolt joined the family yesterday"]),
+    ("no-overlap", "What vehicle do I own?", ["I drive a second-hand green Skoda Octavia estate"]),
+    ("no-overlap", "Who fixed our heating?", ["Our boiler was replaced by a plumber from Ghent in May"]),
+    ("no-overlap", "Which foods must I avoid?", ["I'm allergic to peanuts and shellfish"]),
+    ("no-overlap", "How old will my grandfather be this autumn?", ["Grandpa Tomas turns ninety in October"]),
+    ("no-overlap", "What musical instrument does my kid play?",
+     ["My daughter Lucia plays the cello in the youth orchestra"]),
+    ("no-overlap", "How long is my journey to the office?", ["My commute is forty minutes by tram each way"]),
+    ("no-overlap", "How much more do I pay for the apartment now?",
+     ["The landlord raised the rent by eighty euros a month"]),
+    ("update", "When is my dentist appointment?", ["it's now Friday at 14:00, same dentist"]),
+    ("update", "Who is my manager?", ["my new manager is Sofia Brandt"]),
+    ("update", "Which host is the staging database on?", ["Staging moved to host db-stage-11, same port"]),
+    ("update", "When is the Bluefin deadline?", ["The Bluefin deadline slipped to the 5th of next month"]),
+    ("update", "How much RAM does my laptop have?", ["The laptop got upgraded to 32 GB of RAM"]),
+    ("update", "Which evening is my Portuguese class?", ["I switched my Portuguese class to Thursdays"]),
+    ("temporal", "Who was my manager before Sofia?", ["My manager is Henrik Aalto"]),
+    ("temporal", "What was the original Bluefin deadline?",
+     ["Our project codename is Bluefin and the deadline is the 28th"]),
+    ("temporal", "Which pet did we get first?", ["We adopted a tabby kitten called Miso on Saturday"]),
+    ("temporal", "What was the first distance I ran for marathon training?", ["I ran 12 km this morning before work"]),
+    ("temporal", "Which host did staging use originally?", ["The staging database lives on host db-stage-07"]),
+    ("aggregation", "List all the pets we have.",
+     ["We adopted a tabby kitten called Miso on Saturday", "My son got a hamster named Pip",
+      "A retired racing greyhound named Bolt joined the family yesterday"]),
+    ("aggregation", "How far have I run in total in my training runs?",
+     ["I ran 12 km this morning before work", "Ran 18 km on Sunday, longest so far"]),
+    ("aggregation", "Which of my relatives have I mentioned?",
+     ["my sister Maria just started as a nurse", "Grandpa Tomas turns ninety in October",
+      "My daughter Lucia plays the cello", "My son got a hamster named Pip"]),
+    ("aggregation", "What are all the appointments and bookings I have coming up?",
+     ["it's now Friday at 14:00, same dentist", "We booked the anniversary dinner at Casa Verde for the ninth"]),
+    ("multi-session", "How many pets do we have now, and what are they called?",
+     ["We adopted a tabby kitten called Miso on Saturday", "My son got a hamster named Pip",
+      "A retired racing greyhound named Bolt joined the family yesterday"]),
+    ("multi-session", "How has the Bluefin deadline changed over the week?",
+     ["Our project codename is Bluefin and the deadline is the 28th",
+      "The Bluefin deadline slipped to the 5th of next month"]),
+    ("multi-session", "What injuries or health issues have I mentioned?",
+     ["I'm allergic to peanuts and shellfish", "I cut my thumb badly slicing bread this morning"]),
+    ("abstention", "What is my favourite film?", []),
+    ("abstention", "Which football team do I support?", []),
+    ("abstention", "What's my blood type?", []),
+    ("abstention", "Where did I go to university?", []),
+    ("abstention", "What is the name of my first teacher?", []),
+    ("abstention", "Which city was I born in?", []),
+    ("abstention", "What did I get for my birthday last year?", []),
+    ("abstention", "What's my partner's favourite colour?", []),
+    ("abstention", "How many siblings does my manager have?", []),
+    ("abstention", "Which programming language did I learn first?", []),
+    ("abstention", "What's the wifi password at the office?", []),
+    ("abstention", "What time does my gym open?", []),
+]
+
+# Set B: written after the ranking changes of this round, and run once as they stood: the untuned figure.
+# Another person, another register (a researcher's lab notebook with life in the margins).
+CELLS_B: list[tuple[int, str]] = [
+    (1, "Starting the week. My partner Jonas is a firefighter and is on nights, so I'm up early."
+        " Can you explain what a p-value actually measures?"),
+    (1, "The centrifuge in room 214 is booked by the Keller group until noon. How do I run a t-test in scipy?"),
+    (1, "I keep bees on the allotment, two hives, and they swarmed last weekend. What's a Welch correction?"),
+    (1, "Our cluster account is under project code ZX-4471 and the quota is 2 TB. How do I submit a job array"
+        " with Slurm?"),
+    (2, "Rough night: the baby has a fever, so I'm working from home. How do I bootstrap a confidence interval?"),
+    (2, "I play the bassoon in a community orchestra on Wednesdays. How do I plot residuals?"),
+    (2, "My PhD supervisor is Professor Ines Albuquerque and she wants the draft by the 12th."
+        " What is heteroscedasticity?"),
+    (2, "We bought a second-hand cargo bike for the school run, it's orange. How do I do a log transform safely"
+        " with zeros?"),
+    (3, "The quota on ZX-4471 was raised to 5 TB after I asked nicely. How do I check disk usage per directory?"),
+    (3, "I broke my wrist skiing in February and typing still hurts a bit. Can you explain mixed models?"),
+    (3, "The draft deadline moved to the 20th, Ines is travelling. How do I report effect sizes?"),
+    (3, "Conference trip booked: Vienna in June, then Kyoto in October for the workshop. What's a Bonferroni"
+        " correction?"),
+    (4, "Jonas switched to day shifts this month, finally. How do I make a forest plot?"),
+    (4, "I'm vegetarian and the retreat caterer keeps forgetting. How do I reshape long to wide in R?"),
+    (4, "The centrifuge moved to room 309 after the renovation. What's a permutation test?"),
+    (5, "Our landlady is selling the house, so we're flat hunting in Leith. How do I cite a software package?"),
+    (5, "My mother Graça visits from Porto next month and stays two weeks. How do I seed numpy reproducibly?"),
+]
+QUESTIONS_B: list[tuple[str, str, list[str]]] = [
+    ("no-overlap", "What does my spouse do for a living?", ["My partner Jonas is a firefighter"]),
+    ("no-overlap", "Which instrument do I play?", ["I play the bassoon in a community orchestra"]),
+    ("no-overlap", "Is our child unwell?", ["the baby has a fever"]),
+    ("no-overlap", "Do I have any insects as a hobby?", ["I keep bees on the allotment, two hives"]),
+    ("no-overlap", "What can't I eat?", ["I'm vegetarian and the retreat caterer keeps forgetting"]),
+    ("no-overlap", "Have I had any fractures?", ["I broke my wrist skiing in February"]),
+    ("no-overlap", "How do the kids get to class?", ["We bought a second-hand cargo bike for the school run"]),
+    ("no-overlap", "Are we moving?", ["Our landlady is selling the house, so we're flat hunting in Leith"]),
+    ("update", "How much storage does ZX-4471 have?", ["The quota on ZX-4471 was raised to 5 TB"]),
+    ("update", "Which room is the centrifuge in?", ["The centrifuge moved to room 309"]),
+    ("update", "When is the draft due?", ["The draft deadline moved to the 20th"]),
+    ("update", "What shift does Jonas work?", ["Jonas switched to day shifts this month"]),
+    ("temporal", "What was the quota before it was raised?", ["the quota is 2 TB"]),
+    ("temporal", "Where was the centrifuge originally?", ["The centrifuge in room 214"]),
+    ("temporal", "Which trip comes first this year?", ["Vienna in June, then Kyoto in October"]),
+    ("aggregation", "List all the cities I'm travelling to.", ["Vienna in June, then Kyoto in October"]),
+    ("aggregation", "Which family members have I talked about?",
+     ["My partner Jonas is a firefighter", "the baby has a fever", "My mother Graça visits from Porto"]),
+    ("aggregation", "What are all my deadlines?", ["The draft deadline moved to the 20th"]),
+    ("abstention", "What is my favourite programming language?", []),
+    ("abstention", "Where did I grow up?", []),
+    ("abstention", "What is my dog's name?", []),
+    ("abstention", "Which car do I drive?", []),
+    ("abstention", "What is my salary?", []),
+    ("abstention", "When is my next dentist appointment?", []),
+    ("abstention", "Which gym do I go to?", []),
+    ("abstention", "What's Jonas's favourite food?", []),
+]
