@@ -172,6 +172,8 @@ class Session:
     facts: list[str]
     questions: list[Question]
     tokens: int = 0
+    name: str = "development"
+    kinds: tuple[str, ...] = KINDS
 
 
 @dataclass
@@ -180,7 +182,7 @@ class Run:
     window_share: float
     window: int
     usable: int
-    hits: dict[str, list[bool]] = field(default_factory=lambda: {kind: [] for kind in KINDS})
+    hits: dict[str, list[bool]] = field(default_factory=dict)
     request_tokens: list[int] = field(default_factory=list)
     recalled_tokens: list[int] = field(default_factory=list)
     findable: str = "-"
@@ -189,7 +191,7 @@ class Run:
     seconds: float = 0.0
 
     def rate(self, kind: str) -> float:
-        values = self.hits[kind]
+        values = self.hits.get(kind, [])
         return 100.0 * sum(values) / len(values) if values else float("nan")
 
 
@@ -272,6 +274,53 @@ def build_session(seed: int = 14) -> Session:
     return session
 
 
+# Chatter for the held-out sessions: a day's requests about code and data, with nothing personal in them.
+CHAT_TASKS = _words("read a CSV file|merge two data frames|drop rows with missing values|plot a histogram|"
+                    "parse a date column|rename several columns|write a unit test|profile a slow loop|"
+                    "vectorise a for loop|serialise a dataclass to JSON|open a gzip file|sort a list of tuples|"
+                    "format a float with two decimals|split a string on commas|deduplicate a list in order|"
+                    "make a progress bar|read an Excel sheet|compute a rolling mean|bin values into buckets|"
+                    "log to a file and the console|retry a request|glob files recursively|zip two lists", "|")
+CHAT_LIBS = _words("pandas|numpy|the standard library|matplotlib|pytest|polars|itertools|pathlib", "|")
+CHAT_OPENERS = _words("Next question:|Another one:|Quick one:|Sorry, one more:|OK, now|Moving on,|Also,", "|")
+CHATTER_PER_DAY = 60
+
+
+def chatter(rng: random.Random) -> str:
+    task, lib = rng.choice(CHAT_TASKS), rng.choice(CHAT_LIBS)
+    return (f"{rng.choice(CHAT_OPENERS)} how do I {task} with {lib}? The input has a few thousand rows and I"
+            f" want to keep the original order. {rng.choice(CHAT_OPENERS)} also show how to check the result.")
+
+
+def build_heldout(which: str, seed: int = 7) -> Session:
+    """A held-out session (heldout_paging.py): its fact cells day by day, each day's among chatter cells."""
+    import heldout_paging as held
+
+    source, asked = (held.CELLS, held.QUESTIONS) if which == "a" else (held.CELLS_B, held.QUESTIONS_B)
+    rng = random.Random(seed)
+    cells: list[str] = []
+    for day in sorted({day for day, _ in source}):
+        day_cells = [chatter(rng) for _ in range(CHATTER_PER_DAY)]
+        facts = [text for when, text in source if when == day]
+        spots = sorted(rng.sample(range(len(day_cells) + len(facts)), len(facts)))
+        for spot, fact in zip(spots, facts, strict=True):  # in their own order: an update after its fact
+            day_cells.insert(spot, fact)
+        cells += day_cells
+    for kind, ask, needed in asked:
+        for fact in needed:
+            assert any(fact in cell for cell in cells), fact
+        if kind == "no-overlap":
+            shared = {stem for fact in needed for stem in stems(fact) & stems(ask)}
+            assert not shared, f"no-overlap question shares {shared} with its fact: {ask!r}"
+    questions = [Question(kind, ask, list(needed)) for kind, ask, needed in asked]
+    rng.shuffle(questions)
+    kinds = tuple(dict.fromkeys(kind for kind, _, _ in asked))
+    session = Session(cells, [], questions, name=f"held-out {which.upper()}", kinds=kinds)
+    estimate = EstimateTokenizer("bench")
+    session.tokens = sum(count_messages(estimate, [{"content": cell}, {"content": echo(cell)}]) for cell in cells)
+    return session
+
+
 def echo(prompt: str) -> str:
     return f"Echo: {prompt[:40]}"  # what the loopback server answers (openai_server._echo_reply)
 
@@ -318,7 +367,7 @@ def run_kernel(session: Session, server: OpenAIServer, share: float, system: str
 
 def score(run: Run, question: Question, body: dict[str, Any]) -> None:
     text = request_text(body)
-    run.hits[question.kind].append(all(fact in text for fact in question.needed))
+    run.hits.setdefault(question.kind, []).append(all(fact in text for fact in question.needed))
     # The provider's own count (what the echo server reports as prompt_tokens, and the kernel calibrates to).
     run.request_tokens.append(estimate_prompt_tokens(body.get("messages", [])))
 
@@ -399,8 +448,8 @@ def run_trim(session: Session, server: OpenAIServer, share: float, usable: int) 
 
 # -- the report ------------------------------------------------------------------------------------------------
 
+LEXICAL = "get_ipython().kernel.runtime.memory.recall_options.semantic = False"
 ABLATIONS = (
-    ("llmos: lexical only (before issue 22)", "get_ipython().kernel.runtime.memory.recall_options.semantic = False"),
     ("llmos: no two-hop", "get_ipython().kernel.runtime.memory.recall_options.two_hop = False"),
     ("llmos: no recency", "get_ipython().kernel.runtime.memory.recall_options.recency = 0.0"),
     ("llmos: no relevance gate", "get_ipython().kernel.runtime.memory.recall_options.coverage = 0.0"),
@@ -408,14 +457,14 @@ ABLATIONS = (
 )
 
 
-def table(runs: list[Run]) -> str:
-    head = ["window", "system", *KINDS, "avg request", "usable", "recall/abst.", "thrashing", "findable",
+def table(runs: list[Run], kinds: tuple[str, ...] = KINDS) -> str:
+    head = ["window", "system", *kinds, "avg request", "usable", "recall/abst.", "thrashing", "findable",
             "rank ms", "time"]
     rows = []
     for run in runs:
         abstained = (f"{statistics.mean(run.recalled_tokens):.0f} tok" if run.recalled_tokens else "-")
         rows.append([f"{run.window_share:.0%} ({run.window:,})", run.system,
-                     *(f"{run.rate(kind):.0f}%" for kind in KINDS),
+                     *(f"{run.rate(kind):.0f}%" for kind in kinds),
                      f"{statistics.mean(run.request_tokens):,.0f}", f"{run.usable:,}", abstained,
                      "-" if run.thrashing is None else str(run.thrashing), run.findable,
                      "-" if run.plan_ms is None else f"{run.plan_ms:.0f}", f"{run.seconds:.0f} s"])
@@ -427,30 +476,41 @@ def table(runs: list[Run]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the 10%% window only, no ablations")
+    parser.add_argument("--sets", default="dev,a,b",
+                        help="sessions: dev (the development set), a and b (held-out, heldout_paging.py)")
+    parser.add_argument("--no-ablations", action="store_true", help="skip the ablations at 10%%")
     parser.add_argument("--json", metavar="PATH", help="write the runs as JSON here")
     args = parser.parse_args()
     jupyter_env()
-    session = build_session()
-    log(f"session: {len(session.cells)} fact cells, {len(session.questions)} questions,"
-        f" about {session.tokens:,} tokens")
-    runs: list[Run] = []
+    sessions = [build_session() if name == "dev" else build_heldout(name) for name in args.sets.split(",")]
     shares = (0.10,) if args.quick else WINDOWS
+    tables: list[str] = []
+    everything: list[dict[str, Any]] = []
     with OpenAIServer() as server:
-        for share in shares:
-            ours = run_kernel(session, server, share, "llmos paging")
-            lru = run_kernel(session, server, share, "lru, no recall")
-            trim = run_trim(session, server, share, ours.usable)
-            runs += [ours, lru, trim]
-            for run in (ours, lru, trim):
-                log(f"{share:.0%} {run.system}: " + ", ".join(f"{k} {run.rate(k):.0f}%" for k in KINDS))
-        if not args.quick:
-            for name, setup in ABLATIONS:
-                run = run_kernel(session, server, 0.10, name, setup)
-                runs.append(run)
-                log(f"10% {name}: " + ", ".join(f"{k} {run.rate(k):.0f}%" for k in KINDS))
+        for session in sessions:
+            log(f"{session.name} session: {len(session.cells)} cells, {len(session.questions)} questions,"
+                f" about {session.tokens:,} tokens")
+            runs: list[Run] = []
+            for share in shares:
+                ours = run_kernel(session, server, share, "llmos paging")
+                lexical = run_kernel(session, server, share, "llmos, meaning off (lexical pager)", LEXICAL)
+                lru = run_kernel(session, server, share, "lru, no recall")
+                trim = run_trim(session, server, share, ours.usable)
+                runs += [ours, lexical, lru, trim]
+                for run in (ours, lexical, lru, trim):
+                    log(f"{share:.0%} {run.system}: "
+                        + ", ".join(f"{k} {run.rate(k):.0f}%" for k in session.kinds))
+            if not args.quick and not args.no_ablations and session.name == "development":
+                for name, setup in ABLATIONS:
+                    run = run_kernel(session, server, 0.10, name, setup)
+                    runs.append(run)
+                    log(f"10% {name}: " + ", ".join(f"{k} {run.rate(k):.0f}%" for k in session.kinds))
+            tables.append(f"{session.name} session ({len(session.cells)} cells, {session.tokens:,} tokens)\n\n"
+                          + table(runs, session.kinds))
+            everything += [{"session": session.name, **vars(run)} for run in runs]
     if args.json:
-        Path(args.json).write_text(json.dumps([vars(run) for run in runs], indent=1))
-    print(table(runs))
+        Path(args.json).write_text(json.dumps(everything, indent=1))
+    print("\n\n".join(tables))
 
 
 if __name__ == "__main__":

@@ -68,7 +68,7 @@ QUESTIONS: list[tuple[str, str, list[str]]] = [
     ("no-overlap", "Who fixed our heating?", ["Our boiler was replaced by a plumber from Ghent in May"]),
     ("no-overlap", "Which foods must I avoid?", ["I'm allergic to peanuts and shellfish"]),
     ("no-overlap", "How old will my grandfather be this autumn?", ["Grandpa Tomas turns ninety in October"]),
-    ("no-overlap", "What musical instrument does my kid play?",
+    ("paraphrase", "What musical instrument does my kid play?",
      ["My daughter Lucia plays the cello in the youth orchestra"]),
     ("no-overlap", "How long is my journey to the office?", ["My commute is forty minutes by tram each way"]),
     ("no-overlap", "How much more do I pay for the apartment now?",
@@ -145,7 +145,7 @@ CELLS_B: list[tuple[int, str]] = [
 ]
 QUESTIONS_B: list[tuple[str, str, list[str]]] = [
     ("no-overlap", "What does my spouse do for a living?", ["My partner Jonas is a firefighter"]),
-    ("no-overlap", "Which instrument do I play?", ["I play the bassoon in a community orchestra"]),
+    ("paraphrase", "Which instrument do I play?", ["I play the bassoon in a community orchestra"]),
     ("no-overlap", "Is our child unwell?", ["the baby has a fever"]),
     ("no-overlap", "Do I have any insects as a hobby?", ["I keep bees on the allotment, two hives"]),
     ("no-overlap", "What can't I eat?", ["I'm vegetarian and the retreat caterer keeps forgetting"]),

@@ -97,11 +97,14 @@ class Segment:
         if self.kind is Kind.SUMMARY:
             return "[Summary of earlier conversation]"
         if self.kind is Kind.RECALLED:
+            # When it was said: a model asked "what did I say first" or "before X" can only order recalled
+            # facts by it (execution counts restart with the kernel; the copy keeps its source's time).
+            said = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.created))
             if self.is_excerpt:
                 held = ", ".join(str(page + 1) for page in self.pages)
                 where = f"{self.where()} [{self.source}]"
-                return f"[Recalled from swap: {where}, excerpt: pages {held} of {self.page_count}]"
-            return f"[Recalled from swap: {self.where()}]"
+                return f"[Recalled from swap: {where}, said {said}, excerpt: pages {held} of {self.page_count}]"
+            return f"[Recalled from swap: {self.where()}, said {said}]"
         if self.kind is Kind.TOOL:
             where = f", cell {self.execution_count}" if self.execution_count is not None else ""
             return f"[Tool call{where}: {self.label}]" if self.label else "[Tool call]"

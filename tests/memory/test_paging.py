@@ -5,6 +5,8 @@ The window of make_window is 1000 tokens: usable 800, acting above 720 (WordToke
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from llmos_kernel.memory import ContextWindow, Kind, MemoryFull, Swap
@@ -34,7 +36,9 @@ def test_an_explicit_recall_brings_back_the_matching_page_as_a_marked_excerpt(ma
     assert "zebras" in copy.match
     plan = window.plan("what else?")
     header = plan.messages[-2]["content"].splitlines()[0]
-    assert header.startswith(f"[Recalled from swap: cell 1 [{copy.source}], excerpt: pages ")
+    said = time.strftime("%Y-%m-%d %H:%M", time.localtime(swap.get(copy.source).created))
+    # When it was said is the source's time, not the recall's: what a "first"/"before" question orders by.
+    assert header.startswith(f"[Recalled from swap: cell 1 [{copy.source}], said {said}, excerpt: pages ")
     assert plan.regions[-2].kind is Kind.RECALLED and plan.regions[-2].segment_id == copy.id
     # Counted exactly like everything else.
     assert plan.regions[-2].tokens == len(plan.messages[-2]["content"].split()) + 3
@@ -56,7 +60,7 @@ def test_a_later_recall_of_the_same_segment_merges_into_its_copy(make_window, sw
     whole = window.page_in(1)
     assert whole.id == merged.id and not whole.is_excerpt and whole.pages == list(range(whole.page_count))
     assert whole.text.startswith("User: ") and "Assistant: noted" in whole.text
-    assert window.plan("x").messages[-2]["content"].startswith("[Recalled from swap: cell 1]\nUser: ")
+    assert window.plan("x").messages[-2]["content"].startswith("[Recalled from swap: cell 1, said ")
 
 
 def test_evicting_a_copy_only_lets_it_go_and_undo_brings_it_back(make_window, swap: Swap):

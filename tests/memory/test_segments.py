@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from llmos_kernel.memory import Kind, Segment
 from llmos_kernel.memory.segments import INTERRUPTED_MARKER
@@ -44,7 +45,7 @@ def test_bracketed_headers_for_non_turn_segments():
     ).messages()
     assert len(recalled) == 1 and recalled[0]["role"] == "user"
     content = recalled[0]["content"]
-    assert content.startswith("[Recalled from swap: cell 3]\n")
+    assert re.match(r"\[Recalled from swap: cell 3, said \d{4}-\d\d-\d\d \d\d:\d\d\]\n", content)
     assert "User: old q" in content and "Assistant: old a" + INTERRUPTED_MARKER in content
 
 
