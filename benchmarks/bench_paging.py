@@ -356,6 +356,10 @@ def run_kernel(session: Session, server: OpenAIServer, share: float, system: str
             if question.kind.startswith("abstention") and system != "lru, no recall":
                 paging = json.loads(kernel.execute("%context --json").check().text()).get("paging") or {}
                 run.hits[question.kind][-1] = not paging.get("recalled")
+                if paging.get("recalled") and system == "llmos paging":
+                    signals = [match["signal"] for item in paging["recalled"] for match in item.get("match", [])]
+                    log(f"    {share:.0%} abstention recalled {paging.get('tokens', 0)} tokens ({signals}):"
+                        f" {question.text}")
                 run.recalled_tokens.append(paging.get("tokens", 0))
         run.findable = findable(kernel, session)
         run.plan_ms = planning_ms(kernel, session)
