@@ -315,7 +315,8 @@ def build_heldout(which: str, seed: int = 7) -> Session:
     questions = [Question(kind, ask, list(needed)) for kind, ask, needed in asked]
     rng.shuffle(questions)
     kinds = tuple(dict.fromkeys(kind for kind, _, _ in asked))
-    session = Session(cells, [], questions, name=f"held-out {which.upper()}", kinds=kinds)
+    facts = list(dict.fromkeys(fact for _, _, needed in asked for fact in needed))
+    session = Session(cells, facts, questions, name=f"held-out {which.upper()}", kinds=kinds)
     estimate = EstimateTokenizer("bench")
     session.tokens = sum(count_messages(estimate, [{"content": cell}, {"content": echo(cell)}]) for cell in cells)
     return session
@@ -362,7 +363,8 @@ def run_kernel(session: Session, server: OpenAIServer, share: float, system: str
                         f" {question.text}")
                 run.recalled_tokens.append(paging.get("tokens", 0))
         run.findable = findable(kernel, session)
-        run.plan_ms = planning_ms(kernel, session)
+        if system != "lru, no recall":  # without recall nothing is ranked on the typing path
+            run.plan_ms = planning_ms(kernel, session)
         run.thrashing = json.loads(kernel.execute("%memory --json").check().text())["paging"]["thrashing"]
     server.requests.clear()
     run.seconds = time.perf_counter() - started
