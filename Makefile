@@ -10,11 +10,13 @@ PIP := $(PY) -m pip
 PYTEST_ARGS ?=
 # Workers for the unit and kernel tiers (pytest-xdist); JOBS=0 runs them serially in this process.
 JOBS ?= 2
-# Parallel pass of `test` and `test-unit`. --dist loadfile keeps a module's tests in one worker, so a module-scoped
-# kernel (shared_kernel) starts once. Each worker is its own process: conftest.py gives it its own Jupyter dirs
-# (kernelspec, runtime, config) and session store, kernels take free ports, tests write under their own tmp_path.
+# Parallel pass of `test` and `test-unit`. --dist loadgroup: conftest.py puts each module that starts kernels in
+# one group (one worker), so a module-scoped kernel (shared_kernel) starts once, and spreads unit tests one by one
+# (--dist loadfile left test_store.py, ~40% of the unit tier, on one worker). Each worker is its own process:
+# conftest.py gives it its own Jupyter dirs (kernelspec, runtime, config) and so its own session store and lease
+# files, kernels and loopback servers take free ports, and tests write under their own tmp_path.
 # Exit status 5 (nothing collected: PYTEST_ARGS chose only tests of the other pass) is not a failure.
-PYTEST_PARALLEL = $(PY) -m pytest -q -ra -n $(JOBS) --dist loadfile
+PYTEST_PARALLEL = $(PY) -m pytest -q -ra -n $(JOBS) --dist loadgroup
 
 .PHONY: setup venv setup-browser demo lab test test-unit test-lowest test-proxy lint bench clean
 
@@ -65,12 +67,13 @@ lab: setup
 lint: setup
 	$(PY) -m ruff check llmos_kernel tests benchmarks
 
-# Two passes (issue 23). The unit and kernel tiers on JOBS workers: on the 2-core runner a kernel slice took
-# 92 s on 2 workers against 122 s serially, the unit tier 68 s against 83 s (every test passing both ways). The
-# embedded and browser tiers stay serial: llama.cpp already spreads one model over the cores and holds its weights
-# in each process that loads them, and each browser test runs a JupyterLab and a Chromium, which two at once would
-# starve on 2 cores; JupyterLab also takes a port found free a moment earlier (port_retries=0), a race between
-# workers. (The proxy tier is `make test-proxy`: one llama.cpp server and LiteLLM proxy for the whole package.)
+# Two passes (issue 23). The unit and kernel tiers on JOBS workers: on a shared 2-core machine a 77-test kernel
+# slice took 86-92 s on 2 workers against 122 s serially (three serial runs bracketing them), the unit tier 68-82 s
+# against 82-93 s; every test passed both ways. The embedded and browser tiers stay serial. Embedded: no faster
+# (46-47 s serially and on 2 workers: llama.cpp is CPU-bound, and each worker loads the weights again). Browser: each
+# test runs a JupyterLab and a Chromium, two at once starve 2 cores, and JupyterLab takes a port found free a moment
+# earlier (port_retries=0), a race between workers. The proxy tier is `make test-proxy`: one llama.cpp server and
+# LiteLLM proxy per run of the package, which each worker would start again.
 test: setup setup-browser
 	$(PY) -m ruff check llmos_kernel tests benchmarks
 	$(PYTEST_PARALLEL) -m "unit or kernel" $(PYTEST_ARGS) || [ $$? = 5 ]

@@ -81,11 +81,19 @@ def tier_of(path: Path) -> str:
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in TIERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
+    # pytest-xdist registers it too; declared here so a run without xdist does not warn of an unknown mark.
+    config.addinivalue_line("markers", "xdist_group(name): run in one xdist worker under --dist loadgroup")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        item.add_marker(getattr(pytest.mark, tier_of(Path(str(item.fspath)))))
+        path = Path(str(item.fspath))
+        tier = tier_of(path)
+        item.add_marker(getattr(pytest.mark, tier))
+        if tier != "unit":
+            # Under `pytest -n N --dist loadgroup` (make test) a module that starts kernels stays in one worker, so
+            # a module-scoped kernel starts once; unit tests spread one by one (test_store.py alone is ~40% of them).
+            item.add_marker(pytest.mark.xdist_group(path.stem))
 
 
 @pytest.fixture(autouse=True)
