@@ -153,6 +153,7 @@ def test_every_option_of_every_magic_is_in_its_usage_line(k):
 
 
 def test_help_inspect_and_complete(k):
+    assert k.py("items = ['a', 'b']").status == "ok"  # what "{ite" completes to: this test's own, in any order
     run = k.run("%help")
     page = run.stdout
     assert not run.reply["content"].get("payload")  # in the cell's output, where every frontend shows it
