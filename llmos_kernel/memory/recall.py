@@ -373,7 +373,10 @@ class Ranker:
         They must carry those names; the question's own words rank them among themselves."""
         known = {hit.page.rowid for hit in first}
         ceiling = max((hit.score for hit in first), default=1.0)
-        origins = [(hit.score, entities(hit.page.text)) for hit in self._order(first)[: self.options.hop_pages]]
+        # The names that lead on come from pages the question's words found: a page found by meaning alone
+        # (another person's favourite tea, for "the favourite tea of the owner of the telescope") names no bridge.
+        worded = [hit for hit in first if hit.signal in ("lexical", "both")] or first
+        origins = [(hit.score, entities(hit.page.text)) for hit in self._order(worded)[: self.options.hop_pages]]
         if resident:
             origins.append((ceiling, resident))
         found: dict[int, Hit] = {}

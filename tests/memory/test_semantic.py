@@ -174,3 +174,15 @@ def test_before_an_anchor_asks_for_what_was_said_before_it_was_first_mentioned()
     assert any("Sofia Brandt" in hit.page.text for hit in hits)  # ... and the anchor itself with it
     # "after" in a verb ("look after") is no anchor: the question is ranked as a whole.
     assert Ranker(swap)._anchored("Who will look after the laptop?", (), ()) is None
+
+
+def test_a_second_hop_follows_the_names_of_pages_the_words_found_not_look_alikes():
+    # Every "was born in" fact is close in meaning to the question without sharing its words; only the
+    # telescope's page, which the words find, names the owner whose birthplace is asked for.
+    born = [f"{name} was born in {town}." for name, town in
+            (("Ada Quill", "Tromso"), ("Bram Marsh", "Matera"), ("Dario Brandt", "Lublin"), ("Edda Ferro", "Aarhus"),
+             ("Felix Duarte", "Cadiz"), ("Cleo Okafor", "Ghent"))]
+    swap = embedded_swap(*born, "The brass telescope belongs to Cleo Okafor.")
+    hits = Ranker(swap).rank("Which town is the owner of the brass telescope originally from?")
+    found = " ".join(hit.page.text for hit in hits)
+    assert "belongs to Cleo Okafor" in found and "Cleo Okafor was born in Ghent" in found
