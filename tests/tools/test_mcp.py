@@ -130,6 +130,9 @@ def test_an_interrupt_stops_the_wait_cancels_the_call_and_keeps_the_server(share
             while not received.wait(0.5):
                 _thread.interrupt_main()
 
+    # Python raises KeyboardInterrupt only while SIGINT has its default handler, as in a kernel; a suite started in
+    # the background (nohup, `cmd &` in a script) inherits SIGINT ignored, and then interrupt_main() does nothing.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     watcher = threading.Thread(target=interrupt_once_running, daemon=True)
     watcher.start()
     with pytest.raises(KeyboardInterrupt):
@@ -142,6 +145,8 @@ def test_an_interrupt_stops_the_wait_cancels_the_call_and_keeps_the_server(share
         time.sleep(0.2)
     except KeyboardInterrupt:
         watcher.join()
+    finally:
+        signal.signal(signal.SIGINT, previous)
     # not waited out: the server was told to cancel the call, which would otherwise have run 32 s
     assert "slow(32) cancelled" in eventually(lambda: notes(notes_file), lambda lines: "slow(32) cancelled" in lines)
     assert shared.call("t", "add", {"a": 1, "b": 1}).text == "2"
