@@ -19,6 +19,7 @@ import pytest
 
 from tests.support.kernel import KernelSession, Run
 from tests.support.openai_server import OpenAIServer, estimate_prompt_tokens
+from tests.test_paging_kernel import ok
 
 WINDOW = 2000
 FILLER = ("The crates waited by the north dock before dawn while the cranes idled. "
@@ -48,11 +49,6 @@ def kernel(tmp_path: Path, server: OpenAIServer):
     ok(session.run("%reserve 256"))
     yield session
     session.close()
-
-
-def ok(run: Run) -> Run:
-    assert run.status == "ok", run.error_text + run.stderr
-    return run
 
 
 def ask(kernel: KernelSession, server: OpenAIServer, prompt: str, cell_id: str) -> tuple[str, Run]:

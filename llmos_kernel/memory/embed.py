@@ -243,3 +243,14 @@ class Embedder:
         pooled = (x * mask[:, :, None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def embed_units(model: Embedder, texts: list[str]) -> list[Any]:
+    """Each text's unit vectors (embed.units) as one float32 matrix per text, embedded in one batch."""
+    cut = [units(text) for text in texts]
+    flat = model.embed([unit for parts in cut for unit in parts])
+    out, start = [], 0
+    for parts in cut:
+        out.append(flat[start : start + len(parts)])
+        start += len(parts)
+    return out

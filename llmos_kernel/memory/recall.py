@@ -262,8 +262,6 @@ class Ranker:
         # Pages the background thread has not reached yet (paged out a moment ago, or by an older version of
         # the kernel) are embedded here, a bounded number a prompt, newest first.
         self.swap.embed_pending(PENDING)
-        from .swap import embed_units
-
         query = model.embed([prompt])[0]
         ids, matrix = self.swap.vectors()
         found: dict[int, float] = {}
@@ -279,7 +277,7 @@ class Ranker:
         known = set(ids)
         fresh = [hit.page for hit in sorted(lexical, key=lambda h: -h.score) if hit.page.rowid not in known][:FRESH]
         if fresh:
-            for page, vectors in zip(fresh, embed_units(model, [page.text for page in fresh]), strict=True):
+            for page, vectors in zip(fresh, embed.embed_units(model, [page.text for page in fresh]), strict=True):
                 found[page.rowid] = float((vectors @ query).max())
         return {rowid: sim for rowid, sim in found.items() if sim >= min(SET_FLOOR, self.options.semantic_floor)}
 

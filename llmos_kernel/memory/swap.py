@@ -431,7 +431,7 @@ class Swap:
             ).fetchall()
         if not rows:
             return 0
-        vectors = embed_units(model, [text for _, text in rows])
+        vectors = embed.embed_units(model, [text for _, text in rows])
         with self._lock, self._transaction():
             for (rowid, _), matrix in zip(rows, vectors, strict=True):
                 # A page removed meanwhile has no row to point at: INSERT ... SELECT writes nothing for it.
@@ -507,13 +507,3 @@ class _Transaction:
         else:
             self._db.execute("ROLLBACK")
 
-
-def embed_units(model: embed.Embedder, texts: list[str]) -> list[Any]:
-    """Each text's unit vectors (embed.units) as one float32 matrix per text, embedded in one batch."""
-    cut = [embed.units(text) for text in texts]
-    flat = model.embed([unit for units in cut for unit in units])
-    out, start = [], 0
-    for units in cut:
-        out.append(flat[start : start + len(units)])
-        start += len(units)
-    return out
