@@ -32,21 +32,30 @@ also checks that every fact stays findable in the kernel (resident, or found by 
 
     python benchmarks/bench_paging.py            # everything (a few minutes on 2 cores)
     python benchmarks/bench_paging.py --quick    # 10% only, no ablations
+    python benchmarks/bench_paging.py --sets c --quick --restarts   # held-out C, a kernel restart each day
+
+The held-out sessions (heldout_paging.py: A, B and C) are told over several days; `--restarts` restarts the kernel
+at each day boundary and before the questions, as a user's notebook would be restarted overnight: the kernel is
+started for a notebook path ($JPY_SESSION_NAME), so each restart (a new process, checked by its pid) reopens the
+same stored session, and only the session store carries memory across days.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import re
 import statistics
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _harness import Kernel, jupyter_env, log
+from _harness import Kernel, jupyter_env, log, wait_for_iopub, work_dir
 
 from llmos_kernel.memory.tokenizers import EstimateTokenizer, count_messages
 from tests.support.openai_server import OpenAIServer, estimate_prompt_tokens
@@ -174,6 +183,8 @@ class Session:
     tokens: int = 0
     name: str = "development"
     kinds: tuple[str, ...] = KINDS
+    # The index of the first cell of each day after the first (held-out sessions): where `--restarts` restarts.
+    day_starts: tuple[int, ...] = ()
 
 
 @dataclass
@@ -186,6 +197,7 @@ class Run:
     request_tokens: list[int] = field(default_factory=list)
     recalled_tokens: list[int] = field(default_factory=list)
     findable: str = "-"
+    pids: list[int] = field(default_factory=list)  # the kernel's process id, one per start (restarts: several)
     plan_ms: float | None = None  # median time to rank swap for one question (the recall's planning cost)
     thrashing: int | None = None
     seconds: float = 0.0
@@ -292,14 +304,21 @@ def chatter(rng: random.Random) -> str:
             f" want to keep the original order. {rng.choice(CHAT_OPENERS)} also show how to check the result.")
 
 
+HELDOUT_SETS = ("a", "b", "c")
+
+
 def build_heldout(which: str, seed: int = 7) -> Session:
     """A held-out session (heldout_paging.py): its fact cells day by day, each day's among chatter cells."""
     import heldout_paging as held
 
-    source, asked = (held.CELLS, held.QUESTIONS) if which == "a" else (held.CELLS_B, held.QUESTIONS_B)
+    source, asked = {"a": (held.CELLS, held.QUESTIONS), "b": (held.CELLS_B, held.QUESTIONS_B),
+                     "c": (held.CELLS_C, held.QUESTIONS_C)}[which]
     rng = random.Random(seed)
     cells: list[str] = []
+    day_starts: list[int] = []
     for day in sorted({day for day, _ in source}):
+        if cells:
+            day_starts.append(len(cells))
         day_cells = [chatter(rng) for _ in range(CHATTER_PER_DAY)]
         facts = [text for when, text in source if when == day]
         spots = sorted(rng.sample(range(len(day_cells) + len(facts)), len(facts)))
@@ -312,11 +331,15 @@ def build_heldout(which: str, seed: int = 7) -> Session:
         if kind == "no-overlap":
             shared = {stem for fact in needed for stem in stems(fact) & stems(ask)}
             assert not shared, f"no-overlap question shares {shared} with its fact: {ask!r}"
+        if kind == "multi-session":  # its facts were told on at least two different days
+            days = {day for fact in needed for day, text in source if fact in text}
+            assert len(days) > 1, f"a multi-session question's facts are all from day {days}: {ask!r}"
     questions = [Question(kind, ask, list(needed)) for kind, ask, needed in asked]
     rng.shuffle(questions)
     kinds = tuple(dict.fromkeys(kind for kind, _, _ in asked))
     facts = list(dict.fromkeys(fact for _, _, needed in asked for fact in needed))
-    session = Session(cells, facts, questions, name=f"held-out {which.upper()}", kinds=kinds)
+    session = Session(cells, facts, questions, name=f"held-out {which.upper()}", kinds=kinds,
+                      day_starts=tuple(day_starts))
     estimate = EstimateTokenizer("bench")
     session.tokens = sum(count_messages(estimate, [{"content": cell}, {"content": echo(cell)}]) for cell in cells)
     return session
@@ -333,22 +356,84 @@ def request_text(body: dict[str, Any]) -> str:
 # -- llmos in a real kernel --------------------------------------------------------------------------------
 
 
+def launch(notebook: str | None) -> Kernel:
+    """An llmos kernel; with `notebook`, started as jupyter_server starts one for that notebook
+    ($JPY_SESSION_NAME), so a restart reopens the same stored session."""
+    if notebook is None:
+        return Kernel("llmos")
+    saved = os.environ.get("JPY_SESSION_NAME")
+    os.environ["JPY_SESSION_NAME"] = notebook  # Kernel() copies the environment; restarts reuse that copy
+    try:
+        return Kernel("llmos")
+    finally:
+        if saved is None:
+            del os.environ["JPY_SESSION_NAME"]
+        else:
+            os.environ["JPY_SESSION_NAME"] = saved
+
+
+def session_counts(kernel: Kernel, notebook: str) -> tuple[int, int]:
+    """(cells, pages in swap) of the kernel's session, after checking it is the notebook's own session."""
+    shown = kernel.execute("%session").check().text()
+    if f"session: {notebook} (the notebook's path)" not in shown:
+        raise RuntimeError(f"the kernel is not on the notebook's session:\n{shown}")
+    found = re.search(r"cells: (\d+), segments: \d+ resident, (\d+) in swap", shown)
+    if found is None:
+        raise RuntimeError(f"unexpected %session output:\n{shown}")
+    return int(found.group(1)), int(found.group(2))
+
+
+def restart(kernel: Kernel, run: Run, notebook: str, setup: str) -> None:
+    """Restart the kernel as the notebook's restart button does (jupyter_client's restart_kernel: shutdown, then
+    a new process launched the same way), and check that it is a new process on the same stored session, with
+    the cells and swap it had, the same usable window and the runtime-only setup applied again."""
+    cells, swapped = session_counts(kernel, notebook)
+    old = kernel.pid
+    kernel.km.restart_kernel(now=False)
+    kernel.kc.wait_for_ready(timeout=120)
+    wait_for_iopub(kernel.kc)
+    if kernel.pid == old:
+        raise RuntimeError(f"the restart kept process {old}")
+    run.pids.append(kernel.pid)
+    cells_after, swapped_after = session_counts(kernel, notebook)
+    if (cells_after, swapped_after) != (cells, swapped):
+        raise RuntimeError(f"the restart lost memory: {cells} cells and {swapped} pages in swap before,"
+                           f" {cells_after} and {swapped_after} after")
+    log(f"    restart: pid {old} -> {kernel.pid}, {cells} cells and {swapped} pages in swap carried over")
+    if setup:  # a runtime attribute, not part of the stored session
+        kernel.execute("%%python\n" + setup).check()
+    usable = json.loads(kernel.execute("%memory --json").check().text())["usable"]
+    if usable != run.usable:
+        raise RuntimeError(f"the restarted kernel's usable window is {usable}, it was {run.usable}")
+
+
 def run_kernel(session: Session, server: OpenAIServer, share: float, system: str,
-               setup: str = "") -> Run:
+               setup: str = "", restarts: bool = False) -> Run:
+    """One system over the session. With `restarts`, the kernel is restarted at each day boundary and once more
+    before the questions (they are asked in a later sitting), memory carried over by the session store."""
     window = int(session.tokens * share)
     started = time.perf_counter()
-    with Kernel("llmos") as kernel:
+    notebook = None
+    if restarts:
+        notebook = str(work_dir() / f"notebook-{uuid.uuid4().hex[:8]}.ipynb")
+    with launch(notebook) as kernel:
         kernel.execute(f"%model openai/test --api-base {server.url} --window {window}").check()
         kernel.execute(f"%reserve {RESERVED}").check()
         kernel.execute("%recall --auto " + ("off" if system == "lru, no recall" else "on")).check()
         if setup:
             kernel.execute("%%python\n" + setup).check()
         usable = json.loads(kernel.execute("%memory --json").check().text())["usable"]
-        run = Run(system, share, window, usable)
+        run = Run(system, share, window, usable, pids=[kernel.pid])
+        day_starts = set(session.day_starts) if notebook else set()
         for n, cell in enumerate(session.cells):
+            if notebook and n in day_starts:
+                restart(kernel, run, notebook, setup)
             kernel.execute(cell, cell_id=f"fact-{n}").check()
             if n % 50 == 49:
                 log(f"  {system} at {share:.0%}: {n + 1} cells in {time.perf_counter() - started:.0f} s")
+        if notebook:
+            restart(kernel, run, notebook, setup)
+            log(f"  {system} at {share:.0%}: {len(run.pids) - 1} restarts, kernel pids {run.pids}")
         for n, question in enumerate(session.questions):
             before = len(server.requests)
             kernel.execute(question.text, cell_id=f"question-{n}").check()
@@ -464,15 +549,17 @@ ABLATIONS = (
 
 
 def table(runs: list[Run], kinds: tuple[str, ...] = KINDS) -> str:
+    restarted = any(len(run.pids) > 1 for run in runs)  # a column only when a run restarted its kernel
     head = ["window", "system", *kinds, "avg request", "usable", "recall/abst.", "thrashing", "findable",
-            "rank ms", "time"]
+            *(["restarts (new pid each)"] if restarted else []), "rank ms", "time"]
     rows = []
     for run in runs:
         abstained = (f"{statistics.mean(run.recalled_tokens):.0f} tok" if run.recalled_tokens else "-")
+        restarts = [str(len(set(run.pids)) - 1) if run.pids else "-"] if restarted else []
         rows.append([f"{run.window_share:.0%} ({run.window:,})", run.system,
                      *(f"{run.rate(kind):.0f}%" for kind in kinds),
                      f"{statistics.mean(run.request_tokens):,.0f}", f"{run.usable:,}", abstained,
-                     "-" if run.thrashing is None else str(run.thrashing), run.findable,
+                     "-" if run.thrashing is None else str(run.thrashing), run.findable, *restarts,
                      "-" if run.plan_ms is None else f"{run.plan_ms:.0f}", f"{run.seconds:.0f} s"])
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(" --- " for _ in head) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -483,12 +570,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the 10%% window only, no ablations")
     parser.add_argument("--sets", default="dev,a,b",
-                        help="sessions: dev (the development set), a and b (held-out, heldout_paging.py)")
+                        help="sessions: dev (the development set), a, b and c (held-out, heldout_paging.py)")
+    parser.add_argument("--restarts", action="store_true",
+                        help="held-out sessions: restart the kernel at each day boundary and before the questions"
+                             " (the same notebook session, memory carried over by the session store)")
     parser.add_argument("--no-ablations", action="store_true", help="skip the ablations at 10%%")
     parser.add_argument("--json", metavar="PATH", help="write the runs as JSON here")
     args = parser.parse_args()
     jupyter_env()
-    sessions = [build_session() if name == "dev" else build_heldout(name) for name in args.sets.split(",")]
+    names = args.sets.split(",")
+    unknown = [name for name in names if name != "dev" and name not in HELDOUT_SETS]
+    if unknown:
+        parser.error(f"unknown set(s) {', '.join(unknown)}: choose from dev, {', '.join(HELDOUT_SETS)}")
+    sessions = [build_session() if name == "dev" else build_heldout(name) for name in names]
     shares = (0.10,) if args.quick else WINDOWS
     tables: list[str] = []
     everything: list[dict[str, Any]] = []
@@ -498,9 +592,11 @@ def main() -> None:
                 f" about {session.tokens:,} tokens")
             runs: list[Run] = []
             for share in shares:
-                ours = run_kernel(session, server, share, "llmos paging")
-                lexical = run_kernel(session, server, share, "llmos, meaning off (lexical pager)", LEXICAL)
-                lru = run_kernel(session, server, share, "lru, no recall")
+                restarts = args.restarts and bool(session.day_starts)  # the development set has no days
+                ours = run_kernel(session, server, share, "llmos paging", restarts=restarts)
+                lexical = run_kernel(session, server, share, "llmos, meaning off (lexical pager)", LEXICAL,
+                                     restarts=restarts)
+                lru = run_kernel(session, server, share, "lru, no recall", restarts=restarts)
                 trim = run_trim(session, server, share, ours.usable)
                 runs += [ours, lexical, lru, trim]
                 for run in (ours, lexical, lru, trim):
@@ -511,7 +607,9 @@ def main() -> None:
                     run = run_kernel(session, server, 0.10, name, setup)
                     runs.append(run)
                     log(f"10% {name}: " + ", ".join(f"{k} {run.rate(k):.0f}%" for k in session.kinds))
-            tables.append(f"{session.name} session ({len(session.cells)} cells, {session.tokens:,} tokens)\n\n"
+            days = (f", {len(session.day_starts) + 1} days, kernel restarted after each and before the questions"
+                    if args.restarts and session.day_starts else "")
+            tables.append(f"{session.name} session ({len(session.cells)} cells, {session.tokens:,} tokens{days})\n\n"
                           + table(runs, session.kinds))
             everything += [{"session": session.name, **vars(run)} for run in runs]
     if args.json:

@@ -172,3 +172,184 @@ QUESTIONS_B: list[tuple[str, str, list[str]]] = [
     ("abstention", "Which gym do I go to?", []),
     ("abstention", "What's Jonas's favourite food?", []),
 ]
+
+# Set C: written after set B while the ranker was still being tuned, and kept from whoever tuned it: run once as
+# it stood. Another person and register again: the owner of a small pottery studio keeping the shop's numbers in
+# a notebook over six days (Monday to Saturday). Several facts are corrections ("actually, scratch that, ..."),
+# one lives in the notes under a pasted CSV, and look-alikes (a cousin, a cat, cities visited) sit beside the
+# questions that must recall nothing.
+CELLS_C: list[tuple[int, str]] = [
+    (1, "Morning. Setting up this notebook to finally get the shop's numbers in order. The studio is a converted"
+        " railway arch in Deptford, so the wifi is awful under the bricks. Can you help me load a CSV of Shopify"
+        " orders and parse the dates?"),
+    (1, "All our stoneware clay comes from Valentine Clays in Stoke, 25 kg bags, delivered monthly."
+        " How do I compute cost per kilo from a column of bag prices?"),
+    (1, "Staff first: my only employee, Ottilie, teaches the wheel-throwing classes and works three days a week."
+        " What's the cleanest way to store her hours in a DataFrame?"),
+    (1, "We open Tuesday to Saturday, 10 till 6, and I want those as business hours in some plots."
+        " How do I filter timestamps to opening hours?"),
+    (1, "Did the Deptford makers market yesterday and sold 14 mugs, not bad for a grey Sunday. How do I append a"
+        " row to a DataFrame now that append is gone?"),
+    (1, "Our mascot is a one-eyed ginger tomcat named Brisket who sleeps on the warm kiln lid. Anyway: what's the"
+        " difference between loc and iloc?"),
+    (2, "Rough start: the kiln element burnt out mid-firing and I lost a whole load of bowls. Can you write a"
+        " function that logs firing temperatures every minute?"),
+    (2, "Here's this week's sales export, can you help me total it by product?\n\n"
+        "date,product,qty,price\n"
+        "2026-11-30,speckled mug,6,28\n"
+        "2026-11-30,bud vase,3,19\n"
+        "2026-12-01,serving bowl,2,54\n\n"
+        "Notes for later (don't let me forget):\n"
+        "- Insurance renewal is due on 14 March with Hiscox, premium 640 pounds\n"
+        "- Dariusz wants the VAT figures by the 7th"),
+    (2, "my cousin Dariusz does the bookkeeping for me every Friday, bless him. How do I export a DataFrame to"
+        " Excel with a currency format?"),
+    (2, "First proper wholesale order! Halden's café wants 40 espresso cups. Oh wait, actually, scratch that,"
+        " they just rang back and want 60. How do I make an order table with a due-date column?"),
+    (2, "We hit 2,300 followers on Instagram this week, which feels huge for a pottery. How do I plot a cumulative"
+        " count over time?"),
+    (2, "The speckled oatmeal mugs sell for 28 pounds each and they're our bestseller by far. How do I rank"
+        " products by revenue?"),
+    (2, "Firing schedule, for the record: the bisque firing runs every Monday night, glaze firing on Thursdays."
+        " How do I generate a list of Mondays for the next three months?"),
+    (3, "The electrician, Mr Adeyemi, came out and replaced both kiln elements, so we're firing again. How do I"
+        " compute the time between two timestamps in minutes?"),
+    (3, "Actually, scratch that about opening hours: we're closed Tuesdays now and open Wednesday to Sunday,"
+        " same times. Can you update my filter function for the new days?"),
+    (3, "Sold 9 mugs and a pile of bud vases at Columbia Road flower market this morning, freezing hands."
+        " How do I turn a wide sales table into long form?"),
+    (3, "I get migraines if I stare at screens past 9pm, so this notebook has a curfew. How do I set a dark theme"
+        " for matplotlib?"),
+    (3, "Class prices: one session is 45 pounds, or 160 for a block of four. How do I build a price table with a"
+        " discount column?"),
+    (3, "Drove up to Stoke on Sunday to see Mum, she still has my first wonky teapot on the mantelpiece."
+        " Can you explain what a MultiIndex is?"),
+    (3, "Booked a stall at the Greenwich Christmas market for the 12th, 60 pounds for the day. How do I add a"
+        " countdown column of days remaining?"),
+    (4, "Big news on supplies: scratch what I said about Valentine, we've switched our clay to Scarva because"
+        " their delivery is cheaper. How do I join supplier prices onto orders?"),
+    (4, "The Bramble & Rye deli ordered 24 serving bowls for their new counter. How do I count orders per"
+        " customer?"),
+    (4, "The pug mill is leaking oil again, I'll have to call the service guy. Meanwhile, how do I drop columns"
+        " that are all NaN?"),
+    (4, "Moving the bisque firing to Wednesday nights from now on, the cheaper electricity tariff starts at 11pm"
+        " then. How do I shift dates to a weekday in pandas?"),
+    (4, "I order the celadon glaze in 5 kg tubs from Potclays, it's the one everybody asks about. Can you show me"
+        " how to read a table out of a PDF price list?"),
+    (4, "I injured my shoulder wedging clay last winter and still see a physio twice a month, so long sessions"
+        " at the laptop hurt. How do I use a key function in sort_values?"),
+    (5, "Ottilie has gone up to four days a week since the Saturday classes filled up. How do I recompute weekly"
+        " wage costs?"),
+    (5, "That reel of the glaze dripping went viral, we're at 4,100 followers on Instagram now! How do I annotate"
+        " a spike on a line chart?"),
+    (5, "Sold out of bud vases at Broadway Market today, should have brought twice as many. How do I forecast"
+        " next week's stock?"),
+    (5, "The tenmoku batch crawled again on the bowl rims, I think I'm applying it too thick. How do I store"
+        " test-tile results with paths to photos?"),
+    (5, "The card reader keeps dropping the wifi during busy markets, which costs me sales. How do I find gaps in"
+        " transaction timestamps?"),
+    (5, "Saturday mornings I volunteer at the food bank on Creek Road, so no markets before noon. How do I leave"
+        " certain hours out of a resample?"),
+    (6, "From today the speckled mugs are 32 pounds, clay went up again. Please write a function that applies a"
+        " percentage increase per product."),
+    (6, "A hotel group in Marylebone wants 200 side plates for their breakfast room, biggest order yet. How do I"
+        " split a large order into kiln loads of 30?"),
+    (6, "New shino test tiles came out lovely, warm orange where it's thin. How do I make a grid of images in"
+        " matplotlib?"),
+    (6, "Back from a trade fair in Birmingham, met three shop buyers. How do I dedupe contacts by email?"),
+    (6, "Greenwich moved our Christmas market stall to the 19th, annoyingly. How do I reschedule one event in a"
+        " calendar table?"),
+]
+QUESTIONS_C: list[tuple[str, str, list[str]]] = [
+    ("no-overlap", "Who handles my accounts?", ["my cousin Dariusz does the bookkeeping for me every Friday"]),
+    ("no-overlap", "What gives me headaches?", ["I get migraines if I stare at screens past 9pm"]),
+    ("no-overlap", "Where is my workplace located?", ["The studio is a converted railway arch in Deptford"]),
+    ("no-overlap", "Do we have any animals around the workshop?",
+     ["Our mascot is a one-eyed ginger tomcat named Brisket"]),
+    ("no-overlap", "Which joint is giving me trouble?",
+     ["I injured my shoulder wedging clay last winter and still see a physio twice a month"]),
+    ("no-overlap", "When does my cover expire?", ["Insurance renewal is due on 14 March with Hiscox"]),
+    ("no-overlap", "Do I do any charity work?", ["Saturday mornings I volunteer at the food bank on Creek Road"]),
+    ("no-overlap", "Who repaired the furnace?",
+     ["The electrician, Mr Adeyemi, came out and replaced both kiln elements"]),
+    ("no-overlap", "Who do I have on the payroll?", ["my only employee, Ottilie, teaches the wheel-throwing classes"]),
+    ("no-overlap", "Which relative did I visit at the weekend?", ["Drove up to Stoke on Sunday to see Mum"]),
+    ("paraphrase", "Which e-commerce platform runs my online shop?", ["a CSV of Shopify orders"]),
+    ("paraphrase", "What's my most popular product?", ["they're our bestseller by far"]),
+    ("paraphrase", "How much is a single class?", ["one session is 45 pounds, or 160 for a block of four"]),
+    ("paraphrase", "Where do I buy my celadon?", ["I order the celadon glaze in 5 kg tubs from Potclays"]),
+    ("paraphrase", "What's wrong with the pug mill?", ["The pug mill is leaking oil again"]),
+    ("paraphrase", "What problem am I having with the tenmoku?", ["The tenmoku batch crawled again on the bowl rims"]),
+    ("paraphrase", "How did the shino tests turn out?", ["New shino test tiles came out lovely"]),
+    ("paraphrase", "What keeps going wrong with taking card payments?",
+     ["The card reader keeps dropping the wifi during busy markets"]),
+    ("update", "Who supplies our clay now?", ["we've switched our clay to Scarva"]),
+    ("update", "Which days is the shop open?", ["we're closed Tuesdays now and open Wednesday to Sunday"]),
+    ("update", "What night do we do the bisque firing?", ["Moving the bisque firing to Wednesday nights"]),
+    ("update", "How many days a week does Ottilie work?", ["Ottilie has gone up to four days a week"]),
+    ("update", "How many Instagram followers do we have?", ["we're at 4,100 followers on Instagram now"]),
+    ("update", "What do the speckled mugs cost?", ["From today the speckled mugs are 32 pounds"]),
+    ("update", "How many espresso cups is Halden's getting?", ["they just rang back and want 60"]),
+    ("update", "What date is the Greenwich stall?", ["Greenwich moved our Christmas market stall to the 19th"]),
+    ("temporal", "Where did we get our clay before Scarva?", ["All our stoneware clay comes from Valentine Clays"]),
+    ("temporal", "Which night did the bisque firing used to be on?", ["the bisque firing runs every Monday night"]),
+    ("temporal", "Which wholesale customer ordered first?", ["Halden's café wants 40 espresso cups"]),
+    ("temporal", "What was the most recent big order?", ["A hotel group in Marylebone wants 200 side plates"]),
+    ("temporal", "Which market did I do most recently?", ["Sold out of bud vases at Broadway Market today"]),
+    ("temporal", "Which market did I sell at first this week?", ["Did the Deptford makers market yesterday"]),
+    ("temporal", "How many followers did we have before the reel took off?",
+     ["We hit 2,300 followers on Instagram"]),
+    ("temporal", "Who came out after the kiln element burnt out?",
+     ["The electrician, Mr Adeyemi, came out and replaced both kiln elements"]),
+    ("temporal", "What were the opening days before I changed them?", ["We open Tuesday to Saturday, 10 till 6"]),
+    ("temporal", "Which order came in after Halden's?", ["The Bramble & Rye deli ordered 24 serving bowls"]),
+    ("aggregation", "List all the markets I've sold at this week.",
+     ["Did the Deptford makers market yesterday", "at Columbia Road flower market",
+      "Sold out of bud vases at Broadway Market today"]),
+    ("aggregation", "How many wholesale orders have I got?",
+     ["Halden's café wants 40 espresso cups", "The Bramble & Rye deli ordered 24 serving bowls",
+      "A hotel group in Marylebone wants 200 side plates"]),
+    ("aggregation", "Which suppliers have I mentioned?",
+     ["All our stoneware clay comes from Valentine Clays", "we've switched our clay to Scarva",
+      "I order the celadon glaze in 5 kg tubs from Potclays"]),
+    ("aggregation", "What glazes am I working with?",
+     ["I order the celadon glaze", "The tenmoku batch crawled again", "New shino test tiles came out lovely"]),
+    ("aggregation", "What equipment has been giving me trouble?",
+     ["the kiln element burnt out mid-firing", "The pug mill is leaking oil again",
+      "The card reader keeps dropping the wifi"]),
+    ("aggregation", "Which towns have I been to apart from the markets?",
+     ["Drove up to Stoke on Sunday to see Mum", "Back from a trade fair in Birmingham"]),
+    ("aggregation", "What deadlines have I got?",
+     ["Insurance renewal is due on 14 March with Hiscox", "Dariusz wants the VAT figures by the 7th"]),
+    ("aggregation", "What health problems do I have?",
+     ["I get migraines if I stare at screens past 9pm", "I injured my shoulder wedging clay last winter"]),
+    ("multi-session", "How has our Instagram following grown?",
+     ["We hit 2,300 followers on Instagram", "we're at 4,100 followers on Instagram now"]),
+    ("multi-session", "How many mugs have I sold at markets altogether?",
+     ["Did the Deptford makers market yesterday and sold 14 mugs", "Sold 9 mugs"]),
+    ("multi-session", "What went wrong with the kiln, and who sorted it?",
+     ["the kiln element burnt out mid-firing",
+      "The electrician, Mr Adeyemi, came out and replaced both kiln elements"]),
+    ("multi-session", "How has Ottilie's schedule changed?",
+     ["Ottilie, teaches the wheel-throwing classes and works three days a week",
+      "Ottilie has gone up to four days a week"]),
+    ("multi-session", "Who helps me run the studio?",
+     ["my only employee, Ottilie", "my cousin Dariusz does the bookkeeping"]),
+    ("multi-session", "How have my mug prices changed?",
+     ["The speckled oatmeal mugs sell for 28 pounds each", "From today the speckled mugs are 32 pounds"]),
+    ("multi-session", "What were the old and new opening days?",
+     ["We open Tuesday to Saturday, 10 till 6", "we're closed Tuesdays now and open Wednesday to Sunday"]),
+    ("multi-session", "How many pieces do the café and the deli want in total?",
+     ["they just rang back and want 60", "The Bramble & Rye deli ordered 24 serving bowls"]),
+    ("abstention", "What does my brother do for work?", []),
+    ("abstention", "What's my nephew called?", []),
+    ("abstention", "How did the trip to Bristol go?", []),
+    ("abstention", "Which hotel did I stay in when I was in Edinburgh?", []),
+    ("abstention", "How old is our dog?", []),
+    ("abstention", "Which bank does the business use?", []),
+    ("abstention", "How much rent do I pay?", []),
+    ("abstention", "How many children do I have?", []),
+    ("abstention", "Am I allergic to anything?", []),
+    ("abstention", "Which podcasts do I like?", []),
+    ("abstention", "What year did I open the studio?", []),
+]
