@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from llmos_kernel.words import plural
 from tests.support.kernel import KernelSession, Run
 from tests.support.openai_server import OpenAIServer
 
@@ -130,10 +131,10 @@ def test_an_excerpt_merges_with_a_later_recall_of_the_same_segment(kernel: Kerne
     ask(kernel, server, text, "boats")
     ok(kernel.run("%evict boats"))
     first = ok(kernel.run("%recall red canoe")).stdout
-    assert "recalled" in first and "pages" in first and "matched" in first, first
+    assert "recalled" in first and "page" in first and "matched" in first, first
     messages = json.loads(ok(kernel.run("%context --json")).stdout)["messages"]
     (excerpt,) = [m["content"] for m in messages if m["content"].startswith("[Recalled from swap")]
-    assert "excerpt: pages" in excerpt and "red canoe" in excerpt and "blue kayak" not in excerpt
+    assert "excerpt: page" in excerpt and "red canoe" in excerpt and "blue kayak" not in excerpt
     (copy,) = [row for row in snapshot(kernel)["segments"] if row["kind"] == "recalled"]
     ok(kernel.run("%recall blue kayak"))
     rows = [row for row in snapshot(kernel)["segments"] if row["kind"] == "recalled"]
@@ -176,7 +177,7 @@ def test_telemetry_counts_recalls_pages_evictions_and_thrashing(kernel: KernelSe
     count = json.loads(ok(kernel.run("%context --json")).stdout)  # the cell is named by its execution count
     assert row["execution_count"] is not None and row["pages_recalled"] == paging["pages_recalled"], count
     text = ok(kernel.run("%memory")).stdout
-    assert f"paging: 1 recalls · {paging['pages_recalled']} pages recalled" in text
+    assert f"paging: 1 recall · {plural(paging['pages_recalled'], 'page')} recalled" in text
     assert "last recall:" in text and "matched" in text
     # A long turn makes the LRU policy let the recalled pages go; the next cell needs them again: thrashing.
     ask(kernel, server, "Choir: " + OTHER * 25, "big")

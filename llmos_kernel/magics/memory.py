@@ -10,11 +10,13 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from ..errors import UserFacingError
 from ..memory.documents import describe as paged_document
+from ..memory.documents import estimate_note, size
 from ..memory.faults import describe_budget
 from ..memory.render import render_map
 from ..memory.window import MemoryFull
 from ..runtime import Runtime
 from ..validate import MemorySettings, require
+from ..words import noun
 from .args import parse
 
 MAX_DOCUMENT_BYTES = 2_000_000
@@ -93,7 +95,9 @@ class MemoryMagics(Magics):
         if segment.paged:  # larger than the window: in swap as pages, a pinned stub stands for it
             print(paged_document(memory, segment))
         else:
-            print(f"pinned {path.name} as {segment.id} ({memory.tokens_of(segment):,} tokens)")
+            # Counted as %memory counts it, marked when an estimate: the two agree (memory/documents.py).
+            print(f"pinned {path.name} as {segment.id} ({size(memory, memory.tokens_of(segment))})"
+                  + estimate_note(memory))
         # A file's text is untrusted content: it may carry instructions for the model (memory/taint.py).
         print("untrusted content: tools with side effects now ask even when allowed (%tools trust clears it)")
 
@@ -154,9 +158,12 @@ class MemoryMagics(Magics):
         if not found:
             print(f"nothing in swap matches {query!r}")
         for segment in found:
-            pages = "all pages" if not segment.is_excerpt else "pages " + ", ".join(str(p + 1) for p in segment.pages)
+            held = segment.pages
+            pages = ("all pages" if not segment.is_excerpt
+                     else f"{noun(len(held), 'page')} " + ", ".join(str(p + 1) for p in held))
             print(f"recalled {segment.id}: {pages} of {segment.page_count} from cell {segment.execution_count or '-'}"
-                  f" [{segment.source}] ({memory.tokens_of(segment):,} tokens; matched {', '.join(segment.match)})")
+                  f" [{segment.source}] ({size(memory, memory.tokens_of(segment))};"
+                  f" matched {', '.join(segment.match)})")
 
     @magic_arguments()
     @argument("name", nargs="?", choices=("lru", "compact", "strict"), help="the policy")

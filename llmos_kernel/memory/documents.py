@@ -3,10 +3,15 @@
 A `%load`ed document is pinned whole when it fits. One that cannot fit, or would leave no room for a prompt
 and the newest turn, would make every prompt fail ("context window full"). Instead it goes to swap as pages
 (searchable like any swapped segment, under its path), and a pinned stub of a few dozen tokens stays in the
-window saying that the document is loaded and paged (its size in tokens and pages). Each prompt then recalls
+window saying that the document is loaded and paged (its size in pages). Each prompt then recalls
 the pages of it that it needs through the ordinary page fault (faults.py), so `%context --json` shows which
 pages came back and why. The same happens to a pinned document that stops fitting later: a switch to a model
 with a smaller window, or a prompt too large to sit beside it.
+
+The stub gives no token figure: with an estimating tokenizer the figure changes each time the provider's
+counts calibrate it (tokenizers.py), and rewriting a pinned stub would break the request prefix the KV cache
+reuses. %load, %memory and the panel count the document itself, at the current calibration, and mark the
+figure as an estimate when it is one, so each display of its size agrees with the others.
 
 A document fits when the system prompt, the tool definitions, everything pinned (it included), the newest
 turn and ROOM of the usable window (for a prompt) all fit in the usable window.
@@ -17,6 +22,7 @@ from __future__ import annotations
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
+from ..words import plural
 from .pages import page_text, split_pages
 from .segments import Kind, Segment, new_segment_id
 
@@ -47,12 +53,12 @@ def page(state: WindowState, document: Segment) -> Segment:
     document.pinned = False
     while document.id in state._ids or document.id in state.swap:
         document.id = new_segment_id()
-    tokens = state.tokens_of(document)  # before it goes: swap keeps the count
+    state.tokens_of(document)  # counted before it goes: swap keeps the count
     state.swap.put(document)
     pages = len(split_pages(page_text(document), state.swap.page_chars))
     name = PurePath(document.label).name or document.label
-    text = (f"Loaded and paged: {name}, {tokens:,} tokens in {pages:,} pages, larger than the context window. Its"
-            " pages are in swap; those relevant to each prompt are recalled into the window as excerpts of it.")
+    text = (f"Loaded and paged: {name}, {plural(pages, 'page')}, larger than the context window. Its pages are in"
+            " swap; those relevant to each prompt are recalled into the window as excerpts of it.")
     return Segment(Kind.PINNED, text, label=document.label, pinned=True, untrusted=document.untrusted,
                    paged=document.id)
 
@@ -86,6 +92,19 @@ def describe(state: WindowState, stub: Segment) -> str:
     document = state.swap.get(stub.paged)
     tokens = state.tokens_of(document) if document is not None else 0
     pages = len(state.swap.page_spans(stub.paged)) if document is not None else 0
-    return (f"paged {stub.label}: {tokens:,} tokens is larger than the {state.usable:,}-token usable window, so it"
-            f" went to swap as {pages:,} pages; the pinned stub {stub.id} stands for it and each prompt recalls"
-            " the pages it needs (%context --json shows which)")
+    return (f"paged {stub.label}: {size(state, tokens)} is larger than the {state.usable:,}-token usable window,"
+            f" so it went to swap as {plural(pages, 'page')}; the pinned stub {stub.id} stands for it and each"
+            " prompt recalls the pages it needs (%context --json shows which)" + estimate_note(state))
+
+
+def size(state: WindowState, tokens: int) -> str:
+    """A count of tokens as %load prints it: '1,200 tokens', or '~1,200 tokens' when the tokenizer estimates."""
+    return ("" if state.tokenizer.exact else "~") + plural(tokens, "token")
+
+
+def estimate_note(state: WindowState) -> str:
+    """Said after an estimated size: the figure follows the provider's counts, and %memory has the current one."""
+    if state.tokenizer.exact:
+        return ""
+    return ("\n  (an estimate: it follows the provider's reported counts as they calibrate the tokenizer;"
+            " %memory and the panel show the current figure)")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from ..words import plural
 from .segments import Kind, Segment
 
 POLICIES = ("lru", "compact", "strict")
@@ -82,8 +83,8 @@ def describe_move(verb: str, segments: Sequence[Segment], tokens: int, where: st
     names = [segment.where() for segment in segments]
     suffix = f" {where}" if where else ""
     if len(names) == 1:
-        return f"{verb} {names[0]} ({tokens:,} tokens){suffix}"
+        return f"{verb} {names[0]} ({plural(tokens, 'token')}){suffix}"
     shown = ", ".join(names[:6])
     if len(names) > 6:
         shown += f" and {len(names) - 6} more"
-    return f"{verb} {len(names)} segments ({tokens:,} tokens){suffix}: {shown}"
+    return f"{verb} {len(names)} segments ({plural(tokens, 'token')}){suffix}: {shown}"

@@ -1,9 +1,15 @@
-"""Views of a context window: a JSON-safe snapshot (panel, persistence) and the text map for %memory."""
+"""Views of a context window: a JSON-safe snapshot (panel, persistence) and the text map for %memory.
+
+The panel (widgets/view.py) draws from the same snapshot, so both show the same counts; every count word goes
+through words.plural ("1 page", never "1 pages").
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..words import noun, plural
+from .faults import describe_budget
 from .plan import Plan
 from .segments import Kind, Segment
 
@@ -74,6 +80,8 @@ def snapshot(window: ContextWindow) -> dict[str, Any]:
         "can_undo": window.can_undo,
         "auto_recall": window.auto_recall,
         "recall_budget": window.recall_budget,  # tokens a prompt's recall may bring back (faults.recall_budget)
+        "recall_budget_set": window.recall_budget_set,  # the user's %recall --budget; None: grows with the window
+        "recall_budget_why": describe_budget(window.usable, window.recall_budget_set),
         "tainted": window.tainted,
         "taint": window.taint_report(),  # why, and what in swap would taint it again (memory/taint.py)
         "paging": {**window.paging.to_json(), "last_recall": window.pager.last},
@@ -99,7 +107,8 @@ def render_map(view: Plan | dict[str, Any]) -> str:
         f"used {used:,} / {usable:,} usable ({percent:.0f}%) · free {int(data['free']):,}"
         f" · reserved {int(data['reserved_output']):,} for the answer + {int(data['compaction_buffer']):,}"
         f" buffer · window {int(data['window']):,}",
-        f"cache prefix {int(data.get('cache_prefix_tokens', 0)):,} tokens unchanged since the last request",
+        f"cache prefix {plural(int(data.get('cache_prefix_tokens', 0)), 'token')} unchanged since the last request",
+        *_recall_lines(data),
         "",
         "by kind:",
     ]
@@ -115,7 +124,7 @@ def render_map(view: Plan | dict[str, Any]) -> str:
         pin = " * " if row.get("pinned") else "   "
         preview = row.get("preview") or row.get("label") or ""
         if row.get("source"):
-            preview = f"(pages {_pages(row)} of {row.get('source')}) {preview}"
+            preview = f"({_pages(row)} of {row.get('source')}) {preview}"
         if row.get("interrupted"):
             preview = "(interrupted) " + preview
         lines.append(
@@ -128,39 +137,73 @@ def render_map(view: Plan | dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def recall_line(data: dict[str, Any]) -> str:
+    """Auto recall on or off, and the budget a prompt's recall may use now and which rule set it (the user's
+    --budget, or a share of the usable window that grows with it): one line for %memory and the panel."""
+    if "recall_budget" not in data:
+        return ""
+    why = data.get("recall_budget_why") or f"budget {plural(int(data['recall_budget']), 'token')}"
+    return f"recall: auto {'on' if data.get('auto_recall', True) else 'off'} · {why}"
+
+
+def _recall_lines(data: dict[str, Any]) -> list[str]:
+    line = recall_line(data)
+    return [line] if line else []
+
+
+def paging_totals(paging: dict[str, Any]) -> str:
+    """'1 recall · 1 page recalled (62 tokens) · 0 pages evicted · 2 pages dropped · 0 thrashing': the totals
+    line %memory prints and the panel shows. A dropped page (stale, let go from a recalled copy) is not an
+    eviction (telemetry.py)."""
+    return (f"{plural(int(paging['faults']), 'recall')} · {plural(int(paging['pages_recalled']), 'page')} recalled"
+            f" ({plural(int(paging['tokens_recalled']), 'token')})"
+            f" · {plural(int(paging['pages_evicted']), 'page')} evicted"
+            f" · {plural(int(paging.get('pages_dropped', 0)), 'page')} dropped"
+            f" · {int(paging['thrashing']):,} thrashing")
+
+
+def _page_list(pages: list[int], total: int | None = None) -> str:
+    """'page 3' / 'pages 2, 5', then ' of 9' when the total is given (pages are shown 1-based)."""
+    held = f"{noun(len(pages), 'page')} {', '.join(str(page + 1) for page in pages)}"
+    return held if total is None else f"{held} of {total}"
+
+
 def _paging_lines(paging: dict[str, Any] | None) -> list[str]:
-    """Page-fault telemetry: totals, then the cells that recalled or evicted pages (the latest few)."""
+    """Page-fault telemetry: totals, then the cells that recalled, evicted or dropped pages (the latest few)."""
     if not paging:
         return []
+    cells = int(paging["thrash_window_cells"])
     lines = [
         "",
-        f"paging: {paging['faults']:,} recalls · {paging['pages_recalled']:,} pages recalled"
-        f" ({paging['tokens_recalled']:,} tokens) · {paging['pages_evicted']:,} pages evicted"
-        f" · {paging['thrashing']:,} thrashing (evicted and recalled within {paging['thrash_window_cells']} cells)",
+        f"paging: {paging_totals(paging)} (evicted and recalled within {plural(cells, 'cell')})",
     ]
     for row in paging.get("per_cell", [])[-5:]:
         cell = f"[{row['execution_count']}]" if row.get("execution_count") is not None else f"#{row['cell']}"
         thrash = f", {row['thrashing']} thrashing" if row["thrashing"] else ""
-        lines.append(f"  cell {cell:<6} recalled {row['pages_recalled']:>3} pages, evicted {row['pages_evicted']:>3}"
-                     f"{thrash}")
+        lines.append(f"  cell {cell:<6} recalled {plural(row['pages_recalled'], 'page')},"
+                     f" evicted {plural(row['pages_evicted'], 'page')},"
+                     f" dropped {plural(row.get('pages_dropped', 0), 'page')}{thrash}")
     last = paging.get("last_recall") or {}
     for item in last.get("recalled", []):
         words = sorted({term for match in item.get("match", []) for term in match.get("match", [])})
-        pages = ", ".join(str(page + 1) for page in item["pages"])
-        lines.append(f"  last recall: {item['id']} ← cell {item.get('cell') or '-'} [{item['source']}] pages {pages}"
-                     f" of {item['page_count']} (matched {', '.join(words) or '-'})")
+        lines.append(f"  last recall: {item['id']} ← cell {item.get('cell') or '-'} [{item['source']}]"
+                     f" {_page_list(item['pages'], item['page_count'])} (matched {', '.join(words) or '-'})")
     for item in last.get("evicted", []):
-        lines.append(f"  evicted for it: {item['id']} ({item['kind']}, {item['tokens']:,} tokens, {item['how']})")
+        lines.append(f"  evicted for it: {item['id']} ({item['kind']}, {plural(item['tokens'], 'token')},"
+                     f" {item['how']})")
     for item in last.get("dropped", []):
-        pages = ", ".join(str(page + 1) for page in item["pages"])
-        lines.append(f"  dropped from {item['id']}: pages {pages} ({item['tokens']:,} tokens, {item['why']})")
+        lines.append(f"  dropped from {item['id']}: {_page_list(item['pages'])}"
+                     f" ({plural(item['tokens'], 'token')}, {item['why']})")
     return lines
 
 
 def _pages(row: dict[str, Any]) -> str:
+    """Which pages of its source a recalled copy holds: 'all 3 pages', 'page 2/9', 'pages 2, 5/9'."""
     held = row.get("pages") or []
     total = row.get("page_count") or len(held)
-    return "all" if len(held) >= total else ", ".join(str(page + 1) for page in held) + f"/{total}"
+    if len(held) >= total:
+        return f"all {plural(total, 'page')}" if total != 1 else "its 1 page"
+    return _page_list(held) + f"/{total}"
 
 
 def _rows_from_regions(regions: list[dict[str, Any]]) -> list[dict[str, Any]]:

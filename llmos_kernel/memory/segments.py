@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from ..words import noun
+
 INTERRUPTED_MARKER = "\n\n[answer interrupted]"
 # Some providers reject an assistant message with empty content, so an empty answer gets a visible stand-in.
 EMPTY_ANSWER = "[no answer]"
@@ -103,7 +105,8 @@ class Segment:
             if self.is_excerpt:
                 held = ", ".join(str(page + 1) for page in self.pages)
                 where = f"{self.where()} [{self.source}]"
-                return f"[Recalled from swap: {where}, said {said}, excerpt: pages {held} of {self.page_count}]"
+                pages = noun(len(self.pages), "page")
+                return f"[Recalled from swap: {where}, said {said}, excerpt: {pages} {held} of {self.page_count}]"
             return f"[Recalled from swap: {self.where()}, said {said}]"
         if self.kind is Kind.TOOL:
             where = f", cell {self.execution_count}" if self.execution_count is not None else ""

@@ -1,4 +1,8 @@
-"""Page-fault telemetry: recalls, pages recalled and evicted per cell, and thrashing.
+"""Page-fault telemetry: recalls, pages recalled, evicted and dropped per cell, and thrashing.
+
+An eviction makes room: a resident page the window had to give up (paged out, or a recalled copy let go under
+pressure). A drop is not one: a prompt's recall lets go of the pages of a copy that are no longer relevant
+(faults.py, stale pages); nothing was short of room, so drops are counted apart and never make thrashing.
 
 A page is named by (the swapped segment it belongs to, its index). Thrashing is a page that was evicted and
 then recalled again within THRASH_CELLS cells: the window is too small for what the conversation keeps needing,
@@ -25,12 +29,13 @@ class CellPaging:
     faults: int = 0  # recalls: a prompt that brought pages back
     pages_recalled: int = 0
     pages_evicted: int = 0
+    pages_dropped: int = 0  # stale pages let go from a recalled copy (still in swap): not evictions
     tokens_recalled: int = 0
     thrashing: int = 0
 
     @property
     def active(self) -> bool:
-        return bool(self.faults or self.pages_recalled or self.pages_evicted)
+        return bool(self.faults or self.pages_recalled or self.pages_evicted or self.pages_dropped)
 
 
 class PagingStats:
@@ -62,6 +67,13 @@ class PagingStats:
             self._evicted_at.update((key, self.clock) for key in keys)
         row.pages_evicted += len(keys)
         self.totals.pages_evicted += len(keys)
+
+    def dropped(self, pages: Iterable[PageKey]) -> None:
+        """Stale pages a prompt's recall let go from a recalled copy: no longer relevant, still in swap. Not an
+        eviction (nothing needed the room), and never thrashing when a later prompt wants them again."""
+        count = len(list(pages))
+        self.current.pages_dropped += count
+        self.totals.pages_dropped += count
 
     def recalled(self, pages: Iterable[PageKey], tokens: int) -> None:
         """One recall (a page fault served): its pages, and those of them that were evicted only just now."""

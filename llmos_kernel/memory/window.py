@@ -15,6 +15,7 @@ import re
 import time
 from typing import Any
 
+from ..words import plural
 from . import documents, policies
 from .plan import CompactReport, MemoryFull, NothingToUndo, Plan, RefitReport, Region
 from .planner import Planner, Summarizer
@@ -250,7 +251,7 @@ class ContextWindow(Planner):
             )
             self._replace_log(before + [s for s in self._log if s.id not in position])
             tokens = sum(self.tokens_of(segment) for segment in restored)
-            note = f"undid {entry.description}: restored {len(restored)} segment(s) ({tokens:,} tokens)"
+            note = f"undid {entry.description}: restored {plural(len(restored), 'segment')} ({plural(tokens, 'token')})"
             return note + (" and removed the summary" if entry.added else "")
 
     @property

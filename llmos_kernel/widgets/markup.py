@@ -13,6 +13,7 @@ from html import escape
 from typing import Any
 
 from ..sanitize import NO_MATH
+from ..words import plural
 from .view import (
     KIND_COLOURS,
     PRESSURE_COLOURS,
@@ -136,24 +137,28 @@ def legend_html(entries: list[LegendEntry], swap: tuple[int, int]) -> str:
     items.append(
         f'<span {_attrs(legend="swap", tokens=tokens, segments=count)} '
         f'style="color:{MUTED};white-space:nowrap">'
-        f"swap: {count} segment{'' if count == 1 else 's'} · {tokens:,} tokens, outside the window</span>"
+        f"swap: {plural(count, 'segment')} · {plural(tokens, 'token')}, outside the window</span>"
     )
     return f'<div style="display:flex;flex-wrap:wrap;gap:4px 16px;font-size:12px">{"".join(items)}</div>'
 
 
 def paging_html(paging: Paging | None) -> str:
-    """Page faults: recalls, pages recalled and evicted, thrashing, and what the last recall did."""
+    """Page faults: recalls, pages recalled, evicted and dropped, thrashing, what the last recall did, and the
+    recall budget; the totals are worded as %memory words them (memory/render.py paging_totals)."""
     if paging is None:
         return ""
     thrash = PRESSURE_COLOURS["warning"] if paging.thrashing else MUTED
-    text = (f"paging: {paging.faults:,} recall{'' if paging.faults == 1 else 's'} · {paging.pages_recalled:,} pages"
-            f" recalled · {paging.pages_evicted:,} evicted · ")
+    # The totals end with "N thrashing": that part is coloured when the pager goes round in circles.
+    head, _, _ = paging.totals.rpartition(" · ")
+    text = f"paging: {head} · "
     data = _attrs(llmos_paging=1, faults=paging.faults, pages_recalled=paging.pages_recalled,
-                  pages_evicted=paging.pages_evicted, thrashing=paging.thrashing)
+                  pages_evicted=paging.pages_evicted, pages_dropped=paging.pages_dropped, thrashing=paging.thrashing)
     last = f'<span style="color:{MUTED}"> · {escape(paging.last)}</span>' if paging.last else ""
+    recall = (f'<div {_attrs(llmos_recall=1)} style="color:{MUTED}">{escape(paging.recall)}</div>'
+              if paging.recall else "")
     return (f'<div {data} style="font-size:12px;margin-top:4px">{escape(text)}<span style="color:{thrash}"'
-            f' title="pages evicted and recalled again within {paging.window_cells} cells">'
-            f"{paging.thrashing:,} thrashing</span>{last}</div>")
+            f' title="pages evicted and recalled again within {plural(paging.window_cells, "cell")}">'
+            f"{paging.thrashing:,} thrashing</span>{last}{recall}</div>")
 
 
 def spend_html(spend: dict[str, Any]) -> str:
@@ -170,7 +175,7 @@ def spend_html(spend: dict[str, Any]) -> str:
         used = f"{(cost or 0.0) / budget:.0%} used" if budget else "none left"
         cost_text += f" of a ${budget:,.6f}".rstrip("0").rstrip(".") + f" budget ({used})"
     calls = int(spend.get("calls", 0))
-    text = (f"{calls} call{'' if calls == 1 else 's'} · {approx}{int(spend.get('tokens_in', 0)):,} tokens in"
+    text = (f"{plural(calls, 'call')} · {approx}{plural(int(spend.get('tokens_in', 0)), 'token')} in"
             f" · {approx}{int(spend.get('tokens_out', 0)):,} out · {cost_text}")
     data = _attrs(llmos_spend=1, calls=calls, tokens_in=spend.get("tokens_in", 0),
                   tokens_out=spend.get("tokens_out", 0), cost="" if cost is None else cost,
@@ -243,7 +248,7 @@ def more_html(total: int) -> str:
     if total <= MAX_ROWS:
         return ""
     return (f'<div {_attrs(llmos_more=total - MAX_ROWS)} style="color:{MUTED};font-size:11px">'
-            f"and {total - MAX_ROWS:,} more segments: see %memory</div>")
+            f"and {plural(total - MAX_ROWS, 'more segment')}: see %memory</div>")
 
 
 def message_html(text: str, error: bool = False) -> str:

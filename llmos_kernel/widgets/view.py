@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..backends.endpoints import host_of
+from ..memory.render import paging_totals, recall_line
+from ..words import noun, plural
 
 # Segment kinds in the order a request is laid out (memory.segments.Kind); the legend follows it.
 KINDS = ("system", "tools", "pinned", "summary", "recalled", "history", "tool", "prompt")
@@ -113,6 +115,9 @@ class Paging:
     thrashing: int
     window_cells: int
     last: str  # one line about the last recall, '' when there was none
+    pages_dropped: int = 0  # stale pages let go from recalled copies: not evictions (memory/telemetry.py)
+    totals: str = ""  # the totals as %memory words them (memory/render.py), so the two never differ
+    recall: str = ""  # auto recall on/off and its budget, as %memory words it
 
 
 def _int(snapshot: dict[str, Any], key: str) -> int:
@@ -229,8 +234,8 @@ def origin_of(item: dict[str, Any]) -> str:
         return ""
     held = [int(page) for page in item.get("pages") or []]
     total = int(item.get("page_count") or len(held))
-    pages = f"all {total} pages" if len(held) >= total else (
-        f"page{'s' if len(held) > 1 else ''} {', '.join(str(p + 1) for p in held)} of {total}")
+    pages = f"all {plural(total, 'page')}" if len(held) >= total else (
+        f"{noun(len(held), 'page')} {', '.join(str(p + 1) for p in held)} of {total}")
     count = item.get("execution_count")
     parts = [pages, f"cell [{count}]" if count is not None else "", str(source)]
     if item.get("match"):
@@ -249,13 +254,16 @@ def paging_of(snapshot: dict[str, Any]) -> Paging | None:
     if recalled or evicted or dropped:
         cells = ", ".join(f"[{item['cell']}]" if item.get("cell") is not None else item["id"] for item in recalled)
         pages = sum(len(item.get("pages") or []) for item in recalled)
-        line = f"last recall: {pages} page{'s' if pages != 1 else ''} of {cells or '-'}"
+        line = f"last recall: {plural(pages, 'page')} of {cells or '-'}"
         if evicted:
-            line += f", evicting {len(evicted)} colder segment{'s' if len(evicted) != 1 else ''}"
+            line += f", evicting {plural(len(evicted), 'colder segment')}"
         if dropped:  # pages of earlier questions let go from the copies this recall rebuilt (still in swap)
-            line += f", dropping {dropped} page{'s' if dropped != 1 else ''} no longer relevant"
+            line += f", dropping {plural(dropped, 'page')} no longer relevant"
+    totals = {"faults": 0, "pages_recalled": 0, "tokens_recalled": 0, "pages_evicted": 0, "thrashing": 0, **data}
     return Paging(int(data.get("faults", 0)), int(data.get("pages_recalled", 0)), int(data.get("pages_evicted", 0)),
-                  int(data.get("thrashing", 0)), int(data.get("thrash_window_cells", 3)), line)
+                  int(data.get("thrashing", 0)), int(data.get("thrash_window_cells", 3)), line,
+                  pages_dropped=int(data.get("pages_dropped", 0)), totals=paging_totals(totals),
+                  recall=recall_line(snapshot))
 
 
 def _preview(item: dict[str, Any], kind: str) -> str:

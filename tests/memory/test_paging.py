@@ -38,7 +38,7 @@ def test_an_explicit_recall_brings_back_the_matching_page_as_a_marked_excerpt(ma
     header = plan.messages[-2]["content"].splitlines()[0]
     said = time.strftime("%Y-%m-%d %H:%M", time.localtime(swap.get(copy.source).created))
     # When it was said is the source's time, not the recall's: what a "first"/"before" question orders by.
-    assert header.startswith(f"[Recalled from swap: cell 1 [{copy.source}], said {said}, excerpt: pages ")
+    assert header.startswith(f"[Recalled from swap: cell 1 [{copy.source}], said {said}, excerpt: page")
     assert plan.regions[-2].kind is Kind.RECALLED and plan.regions[-2].segment_id == copy.id
     # Counted exactly like everything else.
     assert plan.regions[-2].tokens == len(plan.messages[-2]["content"].split()) + 3

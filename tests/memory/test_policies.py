@@ -170,7 +170,7 @@ def test_undo_after_evict_restores_the_original_position(make_window, swap: Swap
     window.evict(1)
     window.commit_turn("new", "added after", "x", execution_count=9)
     message = window.undo()
-    assert "restored 1 segment(s) (82 tokens)" in message
+    assert "restored 1 segment (82 tokens)" in message
     assert [s.id for s in window.segments] == [*order, window.find(9).id]
     assert len(swap) == 0 and window.used == 4 * 82 + 9 + 2
     with pytest.raises(NothingToUndo):
