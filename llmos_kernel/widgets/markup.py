@@ -149,7 +149,9 @@ def paging_html(paging: Paging | None) -> str:
         return ""
     thrash = PRESSURE_COLOURS["warning"] if paging.thrashing else MUTED
     # The totals end with "N thrashing": that part is coloured when the pager goes round in circles.
-    head, _, _ = paging.totals.rpartition(" · ")
+    head = paging.totals.rpartition(" · ")[0] or (
+        f"{plural(paging.faults, 'recall')} · {plural(paging.pages_recalled, 'page')} recalled"
+        f" · {plural(paging.pages_evicted, 'page')} evicted · {plural(paging.pages_dropped, 'page')} dropped")
     text = f"paging: {head} · "
     data = _attrs(llmos_paging=1, faults=paging.faults, pages_recalled=paging.pages_recalled,
                   pages_evicted=paging.pages_evicted, pages_dropped=paging.pages_dropped, thrashing=paging.thrashing)
