@@ -109,9 +109,6 @@ def test_a_count_of_one_reads_in_the_singular_in_memory_context_ps_and_the_panel
         assert not ONE_PLURAL.search(text), (where, ONE_PLURAL.search(text), text)
 
 
-@pytest.mark.xfail(strict=True, reason="needs memory/faults.py Pager._apply to record stale pages with "
-                   "state.paging.dropped(...) instead of state.paging.evicted(...) (faults.py is another "
-                   "engineer's file this round): remove this mark once it does")
 def test_a_stale_page_dropped_from_a_recalled_copy_is_counted_as_dropped_not_evicted(
     kernel: KernelSession, server: OpenAIServer
 ):

@@ -317,7 +317,7 @@ class Pager:
                     freed = state._scaled(raw_counter(state.tokenizer)(excerpt(chosen.text, chosen.spans, stale)))
                     dropped.append({"id": old.id, "source": source_id, "cell": old.execution_count,
                                     "pages": stale, "tokens": freed, "why": STALE})
-                    state.paging.evicted([(source_id, page) for page in stale])
+                    state.paging.dropped([(source_id, page) for page in stale])
                 state._remove([old])
                 entry.dropped.append(old)
             if copy is None:
