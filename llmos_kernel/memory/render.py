@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ..words import noun, plural
 from .faults import describe_budget
 from .plan import Plan
-from .segments import Kind, Segment
+from .segments import PREVIEW_CHARS, Kind, Segment
 
 if TYPE_CHECKING:
     from .window import ContextWindow
@@ -124,7 +124,11 @@ def render_map(view: Plan | dict[str, Any]) -> str:
         pin = " * " if row.get("pinned") else "   "
         preview = row.get("preview") or row.get("label") or ""
         if row.get("source"):
-            preview = f"({_pages(row)} of {row.get('source')}) {preview}"
+            # The pages held go first; the preview gives up as many characters so the row is no wider than
+            # the others (a wider one wraps mid-word in a notebook's output).
+            held = f"({_pages(row)} of {row.get('source')}) "
+            room = max(PREVIEW_CHARS - len(held), 12)
+            preview = held + (preview if len(preview) <= room else preview[: room - 1].rstrip() + "…")
         if row.get("interrupted"):
             preview = "(interrupted) " + preview
         lines.append(
@@ -186,7 +190,9 @@ def _paging_lines(paging: dict[str, Any] | None) -> list[str]:
     last = paging.get("last_recall") or {}
     for item in last.get("recalled", []):
         words = sorted({term for match in item.get("match", []) for term in match.get("match", [])})
-        lines.append(f"  last recall: {item['id']} ← cell {item.get('cell') or '-'} [{item['source']}]"
+        # A paged document's pages have no cell: name the swapped segment alone, not "cell -".
+        said = f"cell [{item['cell']}] " if item.get("cell") is not None else ""
+        lines.append(f"  last recall: {item['id']} ← {said}[{item['source']}]"
                      f" {_page_list(item['pages'], item['page_count'])} (matched {', '.join(words) or '-'})")
     for item in last.get("evicted", []):
         lines.append(f"  evicted for it: {item['id']} ({item['kind']}, {plural(item['tokens'], 'token')},"

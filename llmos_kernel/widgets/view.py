@@ -252,7 +252,10 @@ def paging_of(snapshot: dict[str, Any]) -> Paging | None:
     dropped = sum(len(item.get("pages") or []) for item in last.get("dropped") or [])
     line = ""
     if recalled or evicted or dropped:
-        cells = ", ".join(f"[{item['cell']}]" if item.get("cell") is not None else item["id"] for item in recalled)
+        # What the pages are of: the cell that said them, else (a paged document) the swapped segment, as the
+        # row's origin names it; never the copy's own id, which is the row the pages are in.
+        cells = ", ".join(f"[{item['cell']}]" if item.get("cell") is not None else str(item.get("source") or item["id"])
+                          for item in recalled)
         pages = sum(len(item.get("pages") or []) for item in recalled)
         line = f"last recall: {plural(pages, 'page')} of {cells or '-'}"
         if evicted:

@@ -134,3 +134,18 @@ def test_pinned_turns_that_cannot_fit_still_raise(make_window):
     window.pin(turn.id)
     with pytest.raises(MemoryFull):
         window.plan(words(100))
+
+
+def test_the_map_names_a_recalled_documents_pages_by_their_source_and_keeps_the_row_width(make_window):
+    window = make_window(auto_recall=True)
+    stub = window.load_document("handbook.md", document(60, fact_at=58))
+    window.plan("What is the vault code of the customs archive?")
+    (copy,) = [s for s in window.segments if s.kind is Kind.RECALLED]
+    shown = render_map(window.snapshot())
+    (last,) = [line for line in shown.splitlines() if "last recall:" in line]
+    # A document's pages were said by no cell: the line names the document's swapped segment, not "cell -".
+    assert f"{copy.id} ← [{stub.paged}] page" in last and "cell -" not in last, last
+    rows = {line.split()[0]: line for line in shown.splitlines() if line.startswith("  s") and "resident" in line}
+    # The copy's row says which pages of what it holds, and is no wider than a row with a full preview.
+    assert f"of {stub.paged})" in rows[copy.id]
+    assert len(rows[copy.id]) <= len(rows[stub.id]), (rows[copy.id], rows[stub.id])

@@ -143,3 +143,16 @@ def test_taint_badge_while_untrusted_content_is_resident():
     memory.commit_turn("c2", "q", "a", execution_count=2, tools=[("fs.read_file", "file text", True)])
     badge = parse(render_html(memory.snapshot(), "m", SPEND)).find("data-llmos-tainted")
     assert badge is not None and "untrusted" in badge.all_text()
+
+
+def test_the_last_recall_of_a_paged_document_names_the_document_not_the_copy():
+    memory = make_window()
+    memory.auto_recall = True
+    section = "The harbour office keeps ledgers of every ship, crate and pallet that passes the north quay. " * 3
+    text = "\n\n".join([section] * 30 + ["The vault code of the customs archive is 4417 kestrel."] + [section] * 5)
+    stub = memory.load_document("handbook.md", text)
+    memory.plan("What is the vault code of the customs archive?")
+    (copy,) = [s for s in memory.segments if s.source]
+    line = parse(render_html(memory.snapshot(), "smollm2", SPEND)).find("data-llmos-paging").all_text()
+    # The row of the copy says "page N of M · <source>": the paging line names the same source, not the copy.
+    assert f"last recall: 1 page of {stub.paged}" in line and copy.id not in line, line
