@@ -18,6 +18,17 @@ must reach the request), temporal (an older and a newer fact; "original"/"first"
 newer) and abstention-open (nothing in memory answers it; a hit is a prompt that recalled nothing). The
 "rank ms" column is the median time to rank swap for one question in the kernel, embedding it included.
 
+The development session also `%load`s a document before its first cell (the "document" kind): a generated
+owner's manual of 36 sections (an irrigation controller: nothing in it is about the people or the notebook
+facts), each with one fact sentence among instructions, about 2.6 times the 10% window and larger than the
+25% one, so the kernel pages it behind a pinned stub at every window (documents.py) and each question recalls
+its pages. Twelve questions ask about it, half worded with the section's words, half paraphrased (no shared
+word stem with the fact, checked as for no-overlap); a hit is the fact sentence in the request. The manual has
+its own seed and its questions are inserted at seeded places, so the cells, the other questions and their
+order are as before, and the windows stay shares of the cells' tokens. `trim_messages` gets it as the first
+user message (the oldest, so the first trimmed); LRU gets what the kernel does with `%recall --auto off`,
+which still recalls a paged document's pages (the stub stands for them).
+
 A real llmos kernel runs the session against the loopback OpenAI-compatible server (an echo model, so the
 figures do not depend on any model); a hit means the needed fact sentences are in the request the server
 received. Three systems are run the same way, at windows of 5%, 10% and 25% of the session's tokens:
@@ -61,7 +72,7 @@ from llmos_kernel.memory.tokenizers import EstimateTokenizer, count_messages
 from tests.support.openai_server import OpenAIServer, estimate_prompt_tokens
 
 KINDS = ("direct", "paraphrase", "update", "two-hop", "abstention", "no-overlap", "aggregation", "temporal",
-         "abstention-open")
+         "abstention-open", "document")
 QUESTIONS_PER_KIND = 24
 WINDOWS = (0.05, 0.10, 0.25)
 RESERVED = 256  # %reserve: tokens held back for the answer (the echo answers are short)
@@ -155,6 +166,130 @@ ABSTAIN_OPEN = ["What is my favourite film?", "Which football team do I support?
                 "Which mountain did I climb?"]
 
 
+# Issue 22: a `%load`ed document larger than the window (a product manual of our own, generated with its own seed
+# so the cells and questions above are drawn exactly as before). Each section states one fact; twelve sections
+# carry a question worded with the section's own words and one paraphrased, and the session asks one of the two.
+MANUAL_NAME = "fernhill-gx40-manual.txt"
+MANUAL_SECTIONS: list[tuple[str, str, str, tuple[str, str] | None]] = [  # title, fact, values, (direct, para.)
+    ("Unpacking", "The GX-40 box contains {v} drip stakes.", "{n:24-60}", None),
+    ("Mounting", "Mount the controller at least {v} centimetres above the ground.", "{n:30-90}", None),
+    ("Power supply", "The mains adapter delivers {v} volts to the controller.", "9|12|18|24", None),
+    ("Backup battery", "The backup battery is a {v} cell.", "CR2032|CR2450|AA lithium|9-volt", None),
+    ("Zones", "The GX-40 can water up to {v} separate zones.", "{n:6-16}", None),
+    ("Default schedule", "Out of the box, every zone waters at {v} each morning.", "05:30|05:45|06:15|06:40", None),
+    ("Rain sensor", "The rain sensor pauses watering for {v} hours after a storm.", "{n:12-72}",
+     ("For how many hours does the rain sensor pause watering after a storm?",
+      "How long does the irrigation stay off once it has poured down?")),
+    ("Soil probe calibration", "To calibrate a soil probe, hold the Set button for {v} seconds while the probe"
+     " sits in a glass of water.", "{n:5-15}", None),
+    ("Frost guard", "Frost guard blocks every valve when the air falls below {v} degrees Celsius.", "2|3|4|5",
+     ("Below how many degrees Celsius does frost guard block every valve?",
+      "At what temperature does the device stop irrigating so that nothing freezes?")),
+    ("Keypad", "The factory PIN of the keypad is {v}.", "{n:1000-9999}",
+     ("What is the factory PIN of the keypad?", "Which code unlocks the buttons on a brand-new unit?")),
+    ("Zone valves", "Each zone valve is a {v} solenoid.", "24-volt AC|latching DC|9-volt pulse", None),
+    ("Flow meter", "The flow meter raises an alarm above {v} litres per minute.", "{n:18-45}",
+     ("Above how many litres per minute does the flow meter raise an alarm?",
+      "What water throughput sets off the leak warning?")),
+    ("Display", "The display dims after {v} seconds without a key press.", "{n:20-90}", None),
+    ("Companion app", "The pairing code for the companion app is {v}.", "FERN-{n:100-999}",
+     ("What is the pairing code for the companion app?", "Which code links my smartphone to the device?")),
+    ("Firmware", "Firmware updates are downloaded every {v} night.", "Monday|Tuesday|Wednesday|Thursday|Friday",
+     None),
+    ("Fertiliser injector", "The fertiliser injector mixes {v} millilitres of concentrate into each litre.",
+     "{n:2-9}", ("How many millilitres of concentrate does the fertiliser injector mix into each litre?",
+                 "What dose of plant food gets added to the water?")),
+    ("Inlet filter", "Rinse the inlet filter every {v} weeks.", "{n:2-8}",
+     ("How often should the inlet filter be rinsed?", "How frequently do I need to clean the intake strainer?")),
+    ("Winter storage", "Before winter, drain the manifold through the {v} drain cock.", "red|yellow|blue|orange",
+     None),
+    ("Error codes", "Error code E{v} means that a valve coil is open.", "{n:10-99}",
+     ("Which error code means that a valve coil is open?",
+      "What fault number shows when a valve's wiring is broken?")),
+    ("Factory reset", "A factory reset needs the Zone and Back keys held together for {v} seconds.", "{n:8-20}",
+     ("For how many seconds must the Zone and Back keys be held for a factory reset?",
+      "How long do I press the two buttons to wipe all settings?")),
+    ("Warranty", "The warranty covers the controller for {v} years from purchase.", "2|3|5|7",
+     ("For how many years does the warranty cover the controller?", "How long is the guarantee on this unit?")),
+    ("Regional support", "The support engineer for the northern region is {v}.",
+     "Halvard Pike|Ines Moreau|Kasper Dahl|Lotte Brink", None),
+    ("Manifold", "The manifold is rated for a maximum inlet pressure of {v} bar.", "6|8|10|12",
+     ("What maximum inlet pressure is the manifold rated for?",
+      "How much water force can the valve block take at most?")),
+    ("Pump relay", "The pump relay switches on {v} seconds before the first valve opens.", "{n:3-15}", None),
+    ("Supply hose", "The main supply hose has an inner diameter of {v} millimetres.", "13|16|19|25", None),
+    ("Cleaning", "Wipe the enclosure with a cloth dampened in {v}.",
+     "diluted vinegar|soapy water|isopropyl alcohol", None),
+    ("Sensor cables", "A sensor cable may be at most {v} metres long.", "{n:20-80}", None),
+    ("Log export", "Watering logs are exported as {v} files to the USB port.", "CSV|JSON|XML", None),
+    ("Manual run", "A manual run waters the chosen zone for {v} minutes unless stopped.", "{n:5-30}", None),
+    ("Seasonal adjust", "Seasonal adjust scales all run times between {v} percent and 200 percent.", "10|20|30",
+     None),
+    ("Child lock", "The child lock engages after {v} minutes of idle time.", "{n:2-10}", None),
+    ("Low battery", "The alarm buzzer sounds {v} short beeps for a low battery.", "2|3|4|5", None),
+    ("Mister mode", "In mister mode a zone sprays for {v} seconds every ten minutes.", "{n:10-40}", None),
+    ("Auxiliary relay", "The auxiliary relay can drive grow lights of up to {v} watts.", "{n:200-600}", None),
+    ("Installation", "Installation must be signed off by a certified installer from {v}.",
+     "Brookfield Systems|Verdant Fitters|Aldergrove Technical|Sundew Services",
+     ("Which company's certified installer must sign off the installation?",
+      "Who has to approve the fitting work before use?")),
+    ("Serial plate", "The serial number plate is on the {v} of the enclosure.", "underside|left side|back panel",
+     None),
+]
+# The manual's running text around each fact: plain instructions with none of the facts' key words.
+MANUAL_FILLER = (
+    "Check that the {part} is {state} before you {action}.",
+    "If the {part} looks {defect}, {action} and try again {when}.",
+    "The {part} is shipped {state}; you only need to {action} {when}.",
+    "Installers usually {action} {when}, which keeps the {part} {state}.",
+    "Do not force the {part}: if it feels {defect}, contact your dealer.",
+    "A {defect} {part} is the most common reason to {action}.",
+)
+MANUAL_WORDS = {
+    "part": _words("gasket|terminal block|cable gland|mounting bracket|hinge|front cover|label|screw cap|ribbon"
+                   " connector|wall plug|spirit level|knock-out|grommet|clip|housing seal|cover latch", "|"),
+    "state": _words("clean|dry|seated firmly|level|free of dust|tightened by hand|aligned|closed|upright", "|"),
+    "action": _words("tighten the screws|wipe the surface|reseat the cover|check the wiring diagram|"
+                     "refit the seal|mark the drill holes|tidy the cables|read the quick-start card", "|"),
+    "defect": _words("cracked|loose|bent|discoloured|worn|stiff|warped|scratched", "|"),
+    "when": _words("after fitting|once a season|at the next visit|before the first use|after a move|"
+                   "when the cover is off", "|"),
+}
+MANUAL_SENTENCES = 14  # filler sentences a section: about 2.5 times the 10% window, more than the 25% one
+
+
+def manual_value(rng: random.Random, values: str) -> str:
+    """One value of a section's fact: a choice from 'a|b|c', or a number where '{n:LOW-HIGH}' stands."""
+    found = re.search(r"\{n:(\d+)-(\d+)\}", values)
+    if found:
+        number = str(rng.randint(int(found.group(1)), int(found.group(2))))
+        return values[: found.start()] + number + values[found.end() :]
+    return rng.choice(values.split("|"))
+
+
+def build_manual(seed: int) -> tuple[str, list[str], list[Question]]:
+    """The manual's text, each section's fact sentence, and its questions: half worded with the section's words
+    (direct), half paraphrased, one per asked section."""
+    rng = random.Random(seed)
+    asked = [index for index, section in enumerate(MANUAL_SECTIONS) if section[3]]
+    paraphrased = set(rng.sample(asked, len(asked) // 2))
+    sections: list[str] = []
+    facts: list[str] = []
+    questions: list[Question] = []
+    for index, (title, fact, values, asks) in enumerate(MANUAL_SECTIONS):
+        sentence = fact.format(v=manual_value(rng, values))
+        facts.append(sentence)
+        body = [rng.choice(MANUAL_FILLER).format(**{key: rng.choice(words) for key, words in MANUAL_WORDS.items()})
+                for _ in range(MANUAL_SENTENCES)]
+        body.insert(rng.randint(1, len(body)), sentence)
+        sections.append(f"Section {index + 1}. {title}\n" + " ".join(body))
+        if asks:
+            wording = "paraphrase" if index in paraphrased else "direct"
+            questions.append(Question("document", asks[index in paraphrased], [sentence], wording))
+    text = "Fernhill GX-40 greenhouse irrigation controller: owner's manual\n\n" + "\n\n".join(sections) + "\n"
+    return text, facts, questions
+
+
 def stems(text: str) -> set[str]:
     """The porter stems FTS5 (the swap's own tokenizer) indexes for `text`, stop-words left out."""
     import sqlite3
@@ -173,6 +308,7 @@ class Question:
     kind: str
     text: str
     needed: list[str]  # fact sentences that must all be in the request
+    wording: str = ""  # document questions: "direct" (the section's words) or "paraphrase"
 
 
 @dataclass
@@ -185,6 +321,10 @@ class Session:
     kinds: tuple[str, ...] = KINDS
     # The index of the first cell of each day after the first (held-out sessions): where `--restarts` restarts.
     day_starts: tuple[int, ...] = ()
+    # A file `%load`ed before the first cell (written to the kernel's working directory), and its size in tokens.
+    document: str = ""
+    document_name: str = MANUAL_NAME
+    document_tokens: int = 0
 
 
 @dataclass
@@ -280,9 +420,19 @@ def build_session(seed: int = 14) -> Session:
     facts = early + late
     cells = [f"Note {n + 1}: {fact}\n\n{filler(rng, 6)}\n\n{filler(rng, 6)}" for n, fact in enumerate(facts)]
     rng.shuffle(questions)
-    session = Session(cells, facts, questions)
+    # The manual has a seed of its own and its questions go in at seeded places, so the cells, the other
+    # questions and their order are drawn exactly as before it was added; the windows stay shares of the
+    # cells' tokens, so a 10% window is the same size with or without it.
+    document, manual_facts, manual_questions = build_manual(seed + 1)
+    placing = random.Random(seed + 2)
+    for question in manual_questions:
+        shared = stems(question.text) & stems(question.needed[0])
+        assert question.wording == "direct" or not shared, f"a paraphrase shares {shared} with its fact"
+        questions.insert(placing.randint(0, len(questions)), question)
+    session = Session(cells, facts + manual_facts, questions, document=document)
     estimate = EstimateTokenizer("bench")
     session.tokens = sum(count_messages(estimate, [{"content": cell}, {"content": echo(cell)}]) for cell in cells)
+    session.document_tokens = count_messages(estimate, [{"content": document}])
     return session
 
 
@@ -422,6 +572,10 @@ def run_kernel(session: Session, server: OpenAIServer, share: float, system: str
         kernel.execute("%recall --auto " + ("off" if system == "lru, no recall" else "on")).check()
         if setup:
             kernel.execute("%%python\n" + setup).check()
+        if session.document:  # loaded before the first cell, as a user would load a manual to ask about it
+            (work_dir() / session.document_name).write_text(session.document)
+            loaded = kernel.execute(f"%load {session.document_name}").check().text()
+            log(f"  {system} at {share:.0%}: {loaded.splitlines()[0] if loaded else '(nothing printed)'}")
         usable = json.loads(kernel.execute("%memory --json").check().text())["usable"]
         run = Run(system, share, window, usable, pids=[kernel.pid])
         day_starts = set(session.day_starts) if notebook else set()
@@ -454,6 +608,17 @@ def run_kernel(session: Session, server: OpenAIServer, share: float, system: str
     server.requests.clear()
     run.seconds = time.perf_counter() - started
     return run
+
+
+def wordings(run: Run, session: Session) -> str:
+    """The document kind's hits split by wording: ' (document: direct 5/6, paraphrase 3/6)'."""
+    asked = [question for question in session.questions if question.kind == "document"]
+    hits = run.hits.get("document", [])
+    if not asked or len(hits) != len(asked):
+        return ""
+    split = {wording: [hit for question, hit in zip(asked, hits, strict=True) if question.wording == wording]
+             for wording in ("direct", "paraphrase")}
+    return " (document: " + ", ".join(f"{w} {sum(h)}/{len(h)}" for w, h in split.items()) + ")"
 
 
 def score(run: Run, question: Question, body: dict[str, Any]) -> None:
@@ -512,6 +677,8 @@ def run_trim(session: Session, server: OpenAIServer, share: float, usable: int) 
     started = time.perf_counter()
     run = Run("trim_messages", share, int(session.tokens * share), usable)
     history: list[dict[str, str]] = [{"role": "system", "content": SYSTEM}]
+    if session.document:  # the loaded document as the first user message: the oldest, so trimmed first
+        history.append({"role": "user", "content": f"{session.document_name}:\n\n{session.document}"})
     for cell in session.cells:
         history += [{"role": "user", "content": cell}, {"role": "assistant", "content": echo(cell)}]
     with httpx.Client(timeout=30) as client:
@@ -601,12 +768,13 @@ def main() -> None:
                 runs += [ours, lexical, lru, trim]
                 for run in (ours, lexical, lru, trim):
                     log(f"{share:.0%} {run.system}: "
-                        + ", ".join(f"{k} {run.rate(k):.0f}%" for k in session.kinds))
+                        + ", ".join(f"{k} {run.rate(k):.0f}%" for k in session.kinds) + wordings(run, session))
             if not args.quick and not args.no_ablations and session.name == "development":
                 for name, setup in ABLATIONS:
                     run = run_kernel(session, server, 0.10, name, setup)
                     runs.append(run)
-                    log(f"10% {name}: " + ", ".join(f"{k} {run.rate(k):.0f}%" for k in session.kinds))
+                    log(f"10% {name}: " + ", ".join(f"{k} {run.rate(k):.0f}%" for k in session.kinds)
+                        + wordings(run, session))
             days = (f", {len(session.day_starts) + 1} days, kernel restarted after each and before the questions"
                     if args.restarts and session.day_starts else "")
             tables.append(f"{session.name} session ({len(session.cells)} cells, {session.tokens:,} tokens{days})\n\n"
