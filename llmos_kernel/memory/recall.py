@@ -20,7 +20,8 @@ per page; BM25 is additive over words, so weighting words differently stays exac
 - Sets: a question about a set ("list all", "how many", "which animals", "which ... first") needs every
   member, and members are less alike the question than one fact is to a pointed one. Once the question has
   found something, pages down to SET_FLOOR near the best come along, and any of its rarest words passes the
-  gate (SET_COVERAGE); the budget decides how many fit.
+  gate (SET_COVERAGE); the budget decides how many fit. Only a sentence asking memory makes a question about
+  a set (asks_for_set): "how do I keep the original order" and "sort a list" ask for help with code.
 - Time: a question asking for the first or earliest ("originally", "first") turns the recency bonus into
   an age bonus; "now", "currently", "latest" strengthen it. An anchor ("before Sofia", "after the move") is
   ranked on its own to find when it was first said; the rest of the question is then answered from the pages
@@ -70,6 +71,15 @@ SET_MARGIN = 0.4  # and no further below the best page than this
 _LATEST = re.compile(r"\b(now|currently|latest|most recent(ly)?|last|these days|today|still)\b", re.IGNORECASE)
 # "Which animals live with us?", "what foods", "which of my relatives": a plural asked about is a set too.
 _PLURAL = re.compile(r"\b(?:which|what)\s+(?:of\b|(?:\w+\s+)?\w{3,}[^s\W]s\b)", re.IGNORECASE)
+# A sentence asking memory something ("which pets do we have", "list all the cities", "what was the original
+# deadline") against one asking for help with code ("how do I keep the original order", "sort a list of tuples",
+# "drop all rows"): only the first makes a question about a set. Measured: the words of _ALL and _EARLIEST are
+# everywhere in code requests, and each one made a chatty notebook's code question recall 15-32 pages.
+_SENTENCE = re.compile(r"[^.!?;:\n]+")
+_ASKS = re.compile(r"^\W*(?:(?:and|so|ok|okay|also|then|now|but)\W+)*(?:what|which|who|whom|whose|where|when|why|how"
+                   r"|did|do|does|have|has|had|was|were|is|are|list|name|tell me|remind me)\b", re.IGNORECASE)
+_HOW_TO = re.compile(r"^\W*(?:(?:and|so|ok|okay|also|then|now|but)\W+)*(?:how (?:do|does|did|can|could|should|would"
+                     r"|to|is|are)\b|(?:can|could|would|will) you\b|show me\b|please\b|help\b)", re.IGNORECASE)
 _IDENTIFIER = re.compile(r"^(?=\w*[a-z])(?=\w*\d)\w+$", re.IGNORECASE)
 
 
@@ -126,6 +136,18 @@ def entities(text: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def asks_for_set(prompt: str, earliest: bool = True) -> bool:
+    """Whether `prompt` asks memory about a set: all of something ("list all", "how many", "which animals") or
+    the first of several ("which did we get first", "the original deadline"), in a sentence that asks memory
+    rather than asks for help with code."""
+    for sentence in _SENTENCE.findall(prompt):
+        if not (_ALL.search(sentence) or _PLURAL.search(sentence) or earliest and _EARLIEST.search(sentence)):
+            continue
+        if _ASKS.match(sentence) and not _HOW_TO.match(sentence):
+            return True
+    return False
+
+
 class Ranker:
     """Ranks the pages of one swap for one prompt; `rank()` returns the hits, best first."""
 
@@ -180,8 +202,7 @@ class Ranker:
         if names and not known:
             return []  # about someone (or something) memory has never heard of: nothing to recall
         weights = {term: self._weight(term, term in names) for term in terms}
-        earliest = self._direction(prompt) < 0
-        is_set = bool(_ALL.search(prompt) or _PLURAL.search(prompt)) or earliest
+        is_set = asks_for_set(prompt, earliest=self.options.temporal)
         gate, share = self._gate(weights, known)
         if is_set and not known:
             # Members of a set share one of the question's words each, rarely all ("books" and "read": one fact

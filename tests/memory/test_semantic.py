@@ -12,7 +12,7 @@ import sqlite3
 import pytest
 
 from llmos_kernel.memory import embed
-from llmos_kernel.memory.recall import Ranker
+from llmos_kernel.memory.recall import SEMANTIC_MARGIN, Ranker
 from llmos_kernel.memory.swap import STOPWORDS, Swap
 from llmos_kernel.store import Store
 
@@ -160,6 +160,21 @@ def test_a_question_about_a_set_recalls_every_member_not_only_the_closest():
         assert all(pet.split(",")[0] in found for pet in pets), question
     # A pointed question about one of them stays pointed: the set rule does not recall the unrelated cells.
     assert not any("parquet" in hit.page.text for hit in Ranker(swap).rank("What is the hamster called?"))
+
+
+def test_a_code_request_using_set_and_time_words_stays_pointed():
+    # "keep the original order", "a list of tuples": words of a question about a set or about the first of
+    # several, in a request for help with code. They once put such a request in the set rule's wide margin, and
+    # in a chatty notebook every code question recalled every cell that also asked about pandas.
+    swap = chatty_swap(*CHATTY, *[f"Note {n}: how do I {task} in pandas? The file has a few thousand rows."
+                                  for n, task in enumerate(("merge two frames", "pivot a table", "melt columns",
+                                                            "plot two series", "time a cell", "profile a loop"))])
+    request = "Quick one: how do I sort a list of tuples with pandas? Keep the original order."
+    pointed = [hit.similarity for hit in Ranker(swap).rank(request) if hit.similarity is not None]
+    assert pointed and min(pointed) >= max(pointed) - SEMANTIC_MARGIN
+    as_set = [hit.similarity for hit in Ranker(swap).rank("Which of my notes asked about pandas, from the first on?")
+              if hit.similarity is not None]
+    assert min(as_set) < max(as_set) - SEMANTIC_MARGIN  # a question about a set does take the wide margin
 
 
 def test_before_an_anchor_asks_for_what_was_said_before_it_was_first_mentioned():
