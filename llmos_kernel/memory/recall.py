@@ -70,13 +70,17 @@ SET_COVERAGE = 0.25  # of the gate words' weight, for a page to answer a questio
 SET_MARGIN = 0.4  # and no further below the best page than this
 _LATEST = re.compile(r"\b(now|currently|latest|most recent(ly)?|last|these days|today|still)\b", re.IGNORECASE)
 # "Which animals live with us?", "what foods", "which of my relatives": a plural asked about is a set too.
-_PLURAL = re.compile(r"\b(?:which|what)\s+(?:of\b|(?:\w+\s+)?\w{3,}[^s\W]s\b)", re.IGNORECASE)
+# Not a verb after a singular noun: "which food makes the owner ill" asks for one thing (an -s word followed by
+# a determiner or a pronoun is a verb taking its object, not the noun asked about).
+_PLURAL = re.compile(r"\b(?:which|what)\s+(?:of\b|(?:\w+\s+)?\w{3,}[^s\W]s\b(?!\s+(?:the|a|an|my|me|our|us|your"
+                     r"|his|her|their|them|him|it|its|this|that|these|those)\b))", re.IGNORECASE)
 # A sentence asking memory something ("which pets do we have", "list all the cities", "what was the original
 # deadline") against one asking for help with code ("how do I keep the original order", "sort a list of tuples",
 # "drop all rows"): only the first makes a question about a set. Measured: the words of _ALL and _EARLIEST are
 # everywhere in code requests, and each one made a chatty notebook's code question recall 15-32 pages.
 _SENTENCE = re.compile(r"[^.!?;:\n]+")
-_ASKS = re.compile(r"^\W*(?:(?:and|so|ok|okay|also|then|now|but)\W+)*(?:what|which|who|whom|whose|where|when|why|how"
+_ASKS = re.compile(r"^\W*(?:(?:and|so|ok|okay|also|then|now|but)\W+)*(?:(?:for|in|on|at|from|to|with|since|by)\s+)?"
+                   r"(?:what|which|who|whom|whose|where|when|why|how"
                    r"|did|do|does|have|has|had|was|were|is|are|list|name|tell me|remind me)\b", re.IGNORECASE)
 _HOW_TO = re.compile(r"^\W*(?:(?:and|so|ok|okay|also|then|now|but)\W+)*(?:how (?:do|does|did|can|could|should|would"
                      r"|to|is|are)\b|(?:can|could|would|will) you\b|show me\b|please\b|help\b)", re.IGNORECASE)
@@ -182,8 +186,11 @@ class Ranker:
             return None
         side = match.group("side").lower()
         before = side in ("before", "until", "prior to")
-        # The anchor's time: when it was first said (the change that "before Sofia" refers to).
-        anchor = min(anchors[:3], key=lambda hit: hit.page.created)
+        # The anchor's time: when it was first said (the change that "before Sofia" refers to). Only pages that
+        # name it count, not pages found through it (a second hop, or meaning alone): "before Scarva" also finds
+        # the older supplier the switch names, and taking that page as the anchor hid the very page asked for.
+        named = [hit for hit in anchors[:3] if hit.signal in ("lexical", "both")] or anchors[:1]
+        anchor = min(named, key=lambda hit: hit.page.created)
         when = anchor.page.created
         unanchored = RecallOptions(**{**vars(self.options), "temporal": False})
         hits = [hit for hit in Ranker(self.swap, unanchored)._rank(topic, context, resident)

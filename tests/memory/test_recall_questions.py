@@ -1,10 +1,12 @@
-"""Which prompts ask memory about a set (recall.asks_for_set): pure logic, no model."""
+"""Which prompts ask memory about a set (recall.asks_for_set, _PLURAL): pure logic, no model."""
 
 from __future__ import annotations
 
 import pytest
 
-from llmos_kernel.memory.recall import asks_for_set
+from llmos_kernel.memory.recall import _PLURAL, Ranker, RecallOptions, asks_for_set
+from llmos_kernel.memory.segments import Kind, Segment
+from llmos_kernel.memory.swap import Swap
 
 
 @pytest.mark.parametrize("prompt", [
@@ -16,6 +18,7 @@ from llmos_kernel.memory.recall import asks_for_set
     "What was the original deadline?",
     "What injuries have I had? List them all.",
     "ok, and which towns have I been to?",
+    "For how many years does the warranty cover the controller?",
 ])
 def test_a_question_to_memory_about_a_set_or_the_first_of_several(prompt: str) -> None:
     assert asks_for_set(prompt)
@@ -37,3 +40,26 @@ def test_a_request_for_code_or_a_pointed_question_is_not_one(prompt: str) -> Non
 def test_first_counts_only_when_time_is_on() -> None:
     assert asks_for_set("Which pet did we get first?", earliest=True)
     assert not asks_for_set("Which pet did we get first?", earliest=False)
+
+
+FILLER = "The rusty crate waited by the north dock before dawn. The delayed barge drifted past the customs shed."
+
+
+def test_which_food_makes_the_owner_ill_is_one_thing_asked_and_hops_through_the_owner(swap: Swap):
+    # "Which food makes ... ill?" asks for one thing: "makes" is a verb, not a plural asked about (a set question
+    # lets a page in on any one of its rarest words). Questions already asked in a long session sit in swap, and
+    # "owner" (asked about often) is commoner than "food", so a set question's gate let every "Which food makes
+    # X ill?" turn in, and they (newer, so ranked first) named the wrong people for the second hop.
+    facts = ["The jade teapot belongs to Felix Lindqvist.", "Felix Lindqvist is allergic to peanuts."]
+    people = ["Rosa Quill", "Bram Marsh", "Dario Brandt", "Edda Ferro", "Cleo Okafor", "Hugo Castell"]
+    things = ["red canoe", "tin drum", "oak chair", "blue glider", "paper kite", "iron anvil", "grey sailboat"]
+    texts = [f"Note {n}: {FILLER}" for n in range(300)] + facts + [f"{name} is allergic to kiwi." for name in people]
+    texts += [f"Which town is the owner of the {thing} originally from?" for thing in things]
+    texts += [f"Which food makes {name} ill?" for name in people]
+    swap.put_many([Segment(Kind.HISTORY, text, answer=f"Echo: {text[:40]}") for text in texts])
+    ranker = Ranker(swap, RecallOptions(semantic=False))
+    found = [hit.page.text for hit in ranker.rank("Which food makes the owner of the jade teapot ill?")]
+    assert any("Felix Lindqvist is allergic to peanuts" in text for text in found)  # the second hop
+    assert not any("Which food makes" in text for text in found)
+    # A plural asked about is still a set: "Which foods make me ill?"
+    assert _PLURAL.search("Which foods make me ill?") and not _PLURAL.search("Which food makes me ill?")

@@ -191,6 +191,23 @@ def test_before_an_anchor_asks_for_what_was_said_before_it_was_first_mentioned()
     assert Ranker(swap)._anchored("Who will look after the laptop?", (), ()) is None
 
 
+def test_an_anchor_is_a_page_naming_it_not_one_found_through_it():
+    # Looking up "Brightleaf" also brings the older supplier's page, by a second hop through the name "Harlow"
+    # that the switch names. Taken as the anchor (it is the oldest), it was the boundary and hid itself: the
+    # very page the question wants.
+    swap = chatty_swap(
+        *CHATTY,
+        "We buy our printer paper from Harlow Office Supply, boxes of ten reams. How do I read a TSV file?",
+        "Lunch was good today. How do I sort a dict by value?",
+        "Paper news: we dropped Harlow, too pricey, and order printer paper from Brightleaf now. How do I pivot?",
+    )
+    ranker = Ranker(swap)
+    assert any(hit.signal == "hop" and "Harlow Office" in hit.page.text for hit in ranker._rank("Brightleaf", (), ()))
+    anchored = ranker._anchored("Who sold us paper before Brightleaf?", (), ())
+    assert anchored and "Harlow Office Supply" in anchored[0].page.text
+    assert "Brightleaf" in anchored[-1].page.text  # the anchor itself comes last
+
+
 def test_a_second_hop_follows_the_names_of_pages_the_words_found_not_look_alikes():
     # Every "was born in" fact is close in meaning to the question without sharing its words; only the
     # telescope's page, which the words find, names the owner whose birthplace is asked for.
