@@ -13,38 +13,31 @@ The panel is read as a frontend holds it: the widget models' state from the comm
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.support.kernel import KernelSession, Run
 from tests.support.openai_server import OpenAIServer
 from tests.test_paging_kernel import ok
-from tests.test_paging_window_kernel import BOATS, FILLER, QUESTIONS, WINDOW, ask, last_recall, snapshot
+
+# The window tests' kernel (a 2,000-token window on the loopback server, an estimating tokenizer) and server.
+from tests.test_paging_window_kernel import (  # noqa: F401 (kernel, server: fixtures pytest finds by name)
+    BOATS,
+    FILLER,
+    QUESTIONS,
+    WINDOW,
+    ask,
+    kernel,
+    last_recall,
+    server,
+    snapshot,
+)
 from tests.widgets.html_probe import Element, parse
 from tests.widgets.test_panel_kernel import Widgets
 
 # A count of one with a plural noun, as it would read in any display ("1 pages", "1 recalls", ...).
 ONE_PLURAL = re.compile(r"(?<![\d,.])1 (pages|recalls|tokens|segments|cells|calls|turns)\b")
-
-
-@pytest.fixture
-def server():
-    with OpenAIServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def kernel(tmp_path: Path, server: OpenAIServer):
-    env = {**os.environ, "LLMOS_STORE": str(tmp_path / "store.db"), "LLMOS_EMBED": "0"}
-    session = KernelSession(env=env)
-    ok(session.run(f"%model openai/x --api-base {server.url} --window {WINDOW}"))  # an estimating tokenizer
-    ok(session.run("%reserve 256"))
-    yield session
-    session.close()
 
 
 class Panel:

@@ -152,6 +152,11 @@ def asks_for_set(prompt: str, earliest: bool = True) -> bool:
     return False
 
 
+def worded(hits: Sequence[Hit]) -> list[Hit]:
+    """The hits the words found (alone or with meaning): only these name what a question named."""
+    return [hit for hit in hits if hit.signal in ("lexical", "both")]
+
+
 class Ranker:
     """Ranks the pages of one swap for one prompt; `rank()` returns the hits, best first."""
 
@@ -189,7 +194,7 @@ class Ranker:
         # The anchor's time: when it was first said (the change that "before Sofia" refers to). Only pages that
         # name it count, not pages found through it (a second hop, or meaning alone): "before Scarva" also finds
         # the older supplier the switch names, and taking that page as the anchor hid the very page asked for.
-        named = [hit for hit in anchors[:3] if hit.signal in ("lexical", "both")] or anchors[:1]
+        named = worded(anchors[:3]) or anchors[:1]
         anchor = min(named, key=lambda hit: hit.page.created)
         when = anchor.page.created
         unanchored = RecallOptions(**{**vars(self.options), "temporal": False})
@@ -401,8 +406,8 @@ class Ranker:
         ceiling = max((hit.score for hit in first), default=1.0)
         # The names that lead on come from pages the question's words found: a page found by meaning alone
         # (another person's favourite tea, for "the favourite tea of the owner of the telescope") names no bridge.
-        worded = [hit for hit in first if hit.signal in ("lexical", "both")] or first
-        origins = [(hit.score, entities(hit.page.text)) for hit in self._order(worded)[: self.options.hop_pages]]
+        origins_from = worded(first) or first
+        origins = [(hit.score, entities(hit.page.text)) for hit in self._order(origins_from)[: self.options.hop_pages]]
         if resident:
             origins.append((ceiling, resident))
         found: dict[int, Hit] = {}
