@@ -45,10 +45,11 @@ also checks that every fact stays findable in the kernel (resident, or found by 
     python benchmarks/bench_paging.py --quick    # 10% only, no ablations
     python benchmarks/bench_paging.py --sets c --quick --restarts   # held-out C, a kernel restart each day
 
-The held-out sessions (heldout_paging.py: A, B and C) are told over several days; `--restarts` restarts the kernel
-at each day boundary and before the questions, as a user's notebook would be restarted overnight: the kernel is
-started for a notebook path ($JPY_SESSION_NAME), so each restart (a new process, checked by its pid) reopens the
-same stored session, and only the session store carries memory across days.
+The held-out sessions (heldout_paging.py: A, B and C; heldout_d.py: D, with its own chatter and a `%load`ed
+handbook, kept from whoever tunes the ranker: do not read it) are told over several days; `--restarts` restarts
+the kernel at each day boundary and before the questions, as a user's notebook would be restarted overnight: the
+kernel is started for a notebook path ($JPY_SESSION_NAME), so each restart (a new process, checked by its pid)
+reopens the same stored session, and only the session store carries memory across days.
 """
 
 from __future__ import annotations
@@ -454,22 +455,25 @@ def chatter(rng: random.Random) -> str:
             f" want to keep the original order. {rng.choice(CHAT_OPENERS)} also show how to check the result.")
 
 
-HELDOUT_SETS = ("a", "b", "c")
+HELDOUT_SETS = ("a", "b", "c", "d")
 
 
 def build_heldout(which: str, seed: int = 7) -> Session:
-    """A held-out session (heldout_paging.py): its fact cells day by day, each day's among chatter cells."""
+    """A held-out session (heldout_paging.py; D in heldout_d.py, kept from the ranker's tuning): its fact cells
+    day by day, each day's among chatter cells. D brings its own chatter and a document `%load`ed first."""
+    import heldout_d
     import heldout_paging as held
 
     source, asked = {"a": (held.CELLS, held.QUESTIONS), "b": (held.CELLS_B, held.QUESTIONS_B),
-                     "c": (held.CELLS_C, held.QUESTIONS_C)}[which]
+                     "c": (held.CELLS_C, held.QUESTIONS_C), "d": (heldout_d.CELLS, heldout_d.QUESTIONS)}[which]
+    talk = heldout_d.chatter if which == "d" else chatter
     rng = random.Random(seed)
     cells: list[str] = []
     day_starts: list[int] = []
     for day in sorted({day for day, _ in source}):
         if cells:
             day_starts.append(len(cells))
-        day_cells = [chatter(rng) for _ in range(CHATTER_PER_DAY)]
+        day_cells = [talk(rng) for _ in range(CHATTER_PER_DAY)]
         facts = [text for when, text in source if when == day]
         spots = sorted(rng.sample(range(len(day_cells) + len(facts)), len(facts)))
         for spot, fact in zip(spots, facts, strict=True):  # in their own order: an update after its fact
@@ -485,13 +489,22 @@ def build_heldout(which: str, seed: int = 7) -> Session:
             days = {day for fact in needed for day, text in source if fact in text}
             assert len(days) > 1, f"a multi-session question's facts are all from day {days}: {ask!r}"
     questions = [Question(kind, ask, list(needed)) for kind, ask, needed in asked]
-    rng.shuffle(questions)
     kinds = tuple(dict.fromkeys(kind for kind, _, _ in asked))
     facts = list(dict.fromkeys(fact for _, _, needed in asked for fact in needed))
+    if which == "d":  # the handbook's questions, split by wording as the development set's document kind is
+        heldout_d.check(cells, stems)
+        questions += [Question("document", ask, [fact], wording)
+                      for wording, ask, fact in heldout_d.DOCUMENT_QUESTIONS]
+        kinds += ("document",)
+        facts += list(dict.fromkeys(fact for _, _, fact in heldout_d.DOCUMENT_QUESTIONS))
+    rng.shuffle(questions)
     session = Session(cells, facts, questions, name=f"held-out {which.upper()}", kinds=kinds,
                       day_starts=tuple(day_starts))
     estimate = EstimateTokenizer("bench")
     session.tokens = sum(count_messages(estimate, [{"content": cell}, {"content": echo(cell)}]) for cell in cells)
+    if which == "d":
+        session.document, session.document_name = heldout_d.DOCUMENT, heldout_d.DOCUMENT_NAME
+        session.document_tokens = count_messages(estimate, [{"content": session.document}])
     return session
 
 
@@ -737,7 +750,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the 10%% window only, no ablations")
     parser.add_argument("--sets", default="dev,a,b",
-                        help="sessions: dev (the development set), a, b and c (held-out, heldout_paging.py)")
+                        help="sessions: dev (the development set), a, b and c (held-out, heldout_paging.py),"
+                             " d (held-out, heldout_d.py)")
     parser.add_argument("--restarts", action="store_true",
                         help="held-out sessions: restart the kernel at each day boundary and before the questions"
                              " (the same notebook session, memory carried over by the session store)")

@@ -17,9 +17,10 @@ if str(BENCHMARKS) not in sys.path:
     sys.path.insert(0, str(BENCHMARKS))
 
 import bench_paging  # noqa: E402
+import heldout_d  # noqa: E402
 import heldout_paging  # noqa: E402
 
-SOURCES = {"a": heldout_paging.CELLS, "b": heldout_paging.CELLS_B, "c": heldout_paging.CELLS_C}
+SOURCES = {"a": heldout_paging.CELLS, "b": heldout_paging.CELLS_B, "c": heldout_paging.CELLS_C, "d": heldout_d.CELLS}
 
 
 @pytest.mark.parametrize("which", bench_paging.HELDOUT_SETS)
