@@ -27,6 +27,7 @@ from typing import Any
 
 from .memory.segments import Segment
 from .memory.swap import Swap, add_untrusted_column
+from .memory.swap import concept_schema as swap_concept_schema
 from .memory.swap import schema as swap_schema
 from .memory.swap import vector_schema as swap_vector_schema
 from .redact import MARK, redact, secret_values
@@ -182,9 +183,16 @@ def m006_page_vectors(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+def m007_page_concepts(db: sqlite3.Connection) -> None:
+    """What kinds of thing each swapped page names (memory/thesaurus.py, issue 22). Pages already in swap are
+    indexed in the background the next time their session pages something out."""
+    for statement in swap_concept_schema():
+        db.execute(statement)
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_swap_on_disk, m003_recordings,
                                                           m004_untrusted_swap, m005_recording_tools,
-                                                          m006_page_vectors]
+                                                          m006_page_vectors, m007_page_concepts]
 
 
 # -- records ---------------------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .swap import STOPWORDS, PageRow, Swap, query_terms
 
@@ -65,6 +66,11 @@ _ANCHOR = re.compile(r"\b(?P<side>before|after|until|since|prior to)\s+(?P<ancho
 # "look after", "named after", "ask after": the word is part of a verb there, not a point in time.
 _PHRASAL = re.compile(r"\b(look|looks|looked|looking|named|ask|asks|asked|take|takes|took|taking|run|runs|ran"
                       r"|chase|chased|come|came|go|goes|went|seek|sought|lust)\s+$", re.IGNORECASE)
+# A page that says a word WordNet puts beside or under one of the question's nouns (thesaurus.py: "partner"
+# for "spouse", "knee" for "joint") needs this much meaning: the relation is evidence of its own.
+THESAURUS_FLOOR = 0.25
+THESAURUS_SET_FLOOR = 0.05  # and a member of a set asked about, this much (measured: 0.06-0.26 for members)
+ALTERNATIVE_SHARE = 0.05  # an alternative on more pages than this is filler ("order", "line"), not a fact's word
 SET_FLOOR = 0.2  # cosine a page needs to join a question about a set ("list all", "first"), near the best
 SET_COVERAGE = 0.25  # of the gate words' weight, for a page to answer a question about a set
 SET_MARGIN = 0.4  # and no further below the best page than this
@@ -84,6 +90,9 @@ _ASKS = re.compile(r"^\W*(?:(?:and|so|ok|okay|also|then|now|but)\W+)*(?:(?:for|i
                    r"|did|do|does|have|has|had|was|were|is|are|list|name|tell me|remind me)\b", re.IGNORECASE)
 _HOW_TO = re.compile(r"^\W*(?:(?:and|so|ok|okay|also|then|now|but)\W+)*(?:how (?:do|does|did|can|could|should|would"
                      r"|to|is|are)\b|(?:can|could|would|will) you\b|show me\b|please\b|help\b)", re.IGNORECASE)
+_DETERMINERS = frozenset(("my", "our", "the", "a", "an", "any", "which", "what", "whose", "his", "her", "their",
+                          "your", "all", "many", "much", "these", "those", "this", "that", "some", "every", "each",
+                          "of"))
 _IDENTIFIER = re.compile(r"^(?=\w*[a-z])(?=\w*\d)\w+$", re.IGNORECASE)
 
 
@@ -99,6 +108,7 @@ class RecallOptions:
     semantic: bool = True  # meaning beside words (embed.py); off: lexical only, as before issue 22
     semantic_floor: float = SEMANTIC_FLOOR
     temporal: bool = True  # "first"/"originally" prefer older pages, "now"/"latest" newer ones
+    thesaurus: bool = True  # WordNet's synonyms and narrower words of the question's nouns (thesaurus.py)
 
 
 @dataclass
@@ -111,7 +121,8 @@ class Hit:
     hop: int = 1
     coverage: float = 0.0
     similarity: float | None = None  # cosine with the question, when meaning was looked at
-    signal: str = "lexical"  # what found it: lexical, semantic, both, or hop (a second hop, by name)
+    # What found it: lexical, semantic, both, thesaurus (a WordNet alternative, with meaning), or hop (by name).
+    signal: str = "lexical"
 
     def to_json(self) -> dict[str, object]:
         return {"segment_id": self.page.segment_id, "page": self.page.index, "score": round(self.score, 3),
@@ -152,6 +163,30 @@ def asks_for_set(prompt: str, earliest: bool = True) -> bool:
     return False
 
 
+def nouns(prompt: str) -> list[str]:
+    """The words of `prompt` placed as nouns ("my spouse", "which of my relatives", "what health problems":
+    after a determiner, a possessive or a question word, at most one word between), and each pair of them
+    ("health problems"). Verbs ("pay", "open", "use") stay out: their noun senses are other things."""
+    words = [word.lower() for word in _WORD.findall(prompt)]
+    found = [word for index, word in enumerate(words)
+             if word not in STOPWORDS and len(word) > 2 and not word.isdigit()
+             and (index and words[index - 1] in _DETERMINERS
+                  or index > 1 and words[index - 2] in _DETERMINERS and words[index - 1] not in _DETERMINERS)]
+    pairs = [f"{a} {b}" for a, b in zip(found, found[1:], strict=False) if f"{a} {b}" in " ".join(words)]
+    return pairs + found
+
+
+def _inflected(word: str, words: Sequence[str]) -> bool:
+    """Whether `word` shares its stem with one of `words` ("order" for "orders", "mugful" for "mugs": the
+    index stems words, so it would match the question's own word), a part of a hyphenated word included."""
+    for part in word.split("-"):
+        for other in words:
+            stem = other[: max(3, len(other) - 3)]
+            if part == other or len(part) >= 3 and (part.startswith(stem) or other.startswith(part)):
+                return True
+    return False
+
+
 def worded(hits: Sequence[Hit]) -> list[Hit]:
     """The hits the words found (alone or with meaning): only these name what a question named."""
     return [hit for hit in hits if hit.signal in ("lexical", "both")]
@@ -165,6 +200,7 @@ class Ranker:
         self.options = options or RecallOptions()
         self._total = max(swap.page_total(), 1)
         self._postings: dict[str, dict[int, float]] = {}
+        self._units: tuple[list[int], Any] | None = None  # (page rowid of each unit, its cosine with the prompt)
         self._frequencies: dict[str, int] = {}
 
     def rank(self, prompt: str, context: Sequence[str] = (), resident: Sequence[str] = ()) -> list[Hit]:
@@ -278,7 +314,52 @@ class Ranker:
                 continue
             sim = similar[row.rowid]
             by_row[row.rowid] = Hit(row, closeness(sim), [], 1, 0.0, sim, "semantic")
+        if self.options.thesaurus and not known:
+            # Members of a set asked about ("which of my relatives") are each little like the question: the
+            # relation is the evidence. Not "the first" or "old" of something: that asks for one.
+            floor = THESAURUS_SET_FLOOR if is_set and asks_for_set(prompt, earliest=False) else THESAURUS_FLOOR
+            said = {rowid: words for rowid, words in self._thesaurus_pages(prompt).items() if rowid not in by_row}
+            for row, sim in self._closeness_of(list(said)):
+                if sim >= floor:
+                    by_row[row.rowid] = Hit(row, max(0.5, closeness(sim)), said[row.rowid], 1, 0.0, sim, "thesaurus")
         return list(by_row.values())
+
+    def _thesaurus_pages(self, prompt: str) -> dict[int, list[str]]:
+        """Pages saying a word that is a kind (or a member) of one of the prompt's nouns, by WordNet (swap's
+        concept index: thesaurus.py), with those words. Only nouns memory has never seen: one it has seen is the
+        lexical path's. A word on many pages tells nothing, and an inflection of the question's own word is
+        the lexical path's business too."""
+        from . import thesaurus
+
+        words = query_terms(prompt)
+        unseen = [noun for noun in nouns(prompt) if not all(self._frequency(word) for word in noun.split())]
+        # Two words WordNet does not know as one ("family members") stand for what each of them does.
+        concepts = [concept for noun in unseen
+                    for concept in thesaurus.concepts(noun) or (
+                        tuple(c for word in noun.split() if " " in noun for c in thesaurus.concepts(word)))]
+        pages = self.swap.conceptual(list(dict.fromkeys(concepts)))
+        spread: dict[str, int] = {}
+        for said in pages.values():
+            for word in said:
+                spread[word] = spread.get(word, 0) + 1
+        limit = ALTERNATIVE_SHARE * self._total if self._total >= COMMON_FLOOR else math.inf
+        kept = {word for word, count in spread.items() if count <= limit and not _inflected(word, words)}
+        return {rowid: [word for word in said if word in kept] for rowid, said in pages.items()
+                if any(word in kept for word in said)}
+
+    def _closeness_of(self, rowids: list[int]) -> list[tuple[PageRow, float]]:
+        """These pages, each with its cosine with the prompt (its closest unit), closest first, at most a few
+        times max_pages; pages without a vector yet are left out."""
+        if not rowids or self._units is None:
+            return []
+        ids, sims = self._units
+        best: dict[int, float] = {}
+        wanted = set(rowids)
+        for index, rowid in enumerate(ids):
+            if rowid in wanted:
+                best[rowid] = max(best.get(rowid, -1.0), float(sims[index]))
+        rows = self.swap.pages(sorted(best, key=best.__getitem__, reverse=True)[: 2 * self.options.max_pages])
+        return [(row, best[row.rowid]) for row in rows]
 
     def _similar(self, prompt: str, lexical: list[Hit]) -> dict[int, float] | None:
         """Page rowid -> cosine with the prompt, for the closest pages (None when no model is installed).
@@ -300,6 +381,7 @@ class Ranker:
         found: dict[int, float] = {}
         if ids:
             sims = matrix @ query
+            self._units = (ids, sims)
             # A page is as close as its closest unit (rows of one page repeat its rowid): best rows first.
             for row in sims.argsort()[::-1]:
                 rowid = ids[row]
@@ -406,7 +488,7 @@ class Ranker:
         ceiling = max((hit.score for hit in first), default=1.0)
         # The names that lead on come from pages the question's words found: a page found by meaning alone
         # (another person's favourite tea, for "the favourite tea of the owner of the telescope") names no bridge.
-        origins_from = worded(first) or first
+        origins_from = worded(first) or [hit for hit in first if hit.signal != "thesaurus"]
         origins = [(hit.score, entities(hit.page.text)) for hit in self._order(origins_from)[: self.options.hop_pages]]
         if resident:
             origins.append((ceiling, resident))

@@ -17,11 +17,11 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import embed
+from . import embed, thesaurus
 from .pages import PAGE_CHARS, Page, page_text, split_pages
 from .segments import Segment
 
@@ -29,6 +29,7 @@ from .segments import Segment
 _BM25 = "bm25(swap_fts, 0.0, 4.0, 1.0)"
 _MAX_QUERY_TERMS = 32
 _TERM = re.compile(r"\w+")
+_CONCEPT_WORD = re.compile(r"[a-z]{3,}")  # words of letters: "great-aunt" is indexed as an aunt
 # Dropped from a query when it has other words: a prompt-driven recall should not match on "the".
 _STOPWORD_TEXT = (
     "a an and are as at be but by do does for from how i in is it me my"
@@ -96,6 +97,22 @@ def vector_schema() -> list[str]:
             model TEXT NOT NULL,
             vector BLOB NOT NULL                -- float32, L2-normalized
         )""",
+    ]
+
+
+def concept_schema() -> list[str]:
+    """What kinds of thing each page names (thesaurus.py): one row per page, WordNet concept and the word that
+    is one ("daughter" under relative, offspring, family...), so a question about relatives finds the page.
+    Written by the background thread after the page's vector; a row with concept 0 marks a page as done (a page
+    may name no thing at all). A page's rows go with it (the cascade from swap_pages)."""
+    return [
+        """CREATE TABLE IF NOT EXISTS swap_concepts (
+            page INTEGER NOT NULL REFERENCES swap_pages(rowid) ON DELETE CASCADE,
+            concept INTEGER NOT NULL,
+            word TEXT NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS swap_concepts_concept ON swap_concepts(concept)",
+        "CREATE INDEX IF NOT EXISTS swap_concepts_page ON swap_concepts(page)",
     ]
 
 
@@ -174,7 +191,7 @@ class Swap:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
-            for statement in schema() + vector_schema():
+            for statement in schema() + vector_schema() + concept_schema():
                 db.execute(statement)
             add_untrusted_column(db)
         self._db = db
@@ -413,6 +430,8 @@ class Swap:
         try:
             while self.embed_pending(64):
                 pass
+            while self.index_concepts(64):
+                pass
         except sqlite3.Error:
             pass  # closed under us (kernel shut down): the pages are embedded next time they are needed
 
@@ -442,6 +461,49 @@ class Swap:
                 )
         self._version += 1
         return len(rows)
+
+    def index_concepts(self, limit: int = 64) -> int:
+        """Index up to `limit` pages of this scope under the concepts their words are kinds of (thesaurus.py);
+        returns how many. Background only: the first call loads (or, once per machine, exports) WordNet."""
+        if not self.embedding or thesaurus.load() is None:
+            return 0
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT p.rowid, f.text FROM swap_pages p JOIN swap_segments s ON s.rowid = p.segment"
+                " JOIN swap_fts f ON f.rowid = p.rowid WHERE s.scope = ?"
+                " AND NOT EXISTS (SELECT 1 FROM swap_concepts c WHERE c.page = p.rowid) ORDER BY p.rowid DESC LIMIT ?",
+                (self.scope, limit),
+            ).fetchall()
+        if not rows:
+            return 0
+        found = [(rowid, 0, "") for rowid, _ in rows]
+        for rowid, text in rows:
+            words = {word for word in _CONCEPT_WORD.findall(text.lower()) if word not in STOPWORDS}
+            found += [(rowid, concept, word) for word in sorted(words) for concept in thesaurus.broader(word)]
+        with self._lock, self._transaction():
+            # A page removed meanwhile has no row to point at: INSERT ... SELECT writes nothing for it.
+            self._db.executemany(
+                "INSERT INTO swap_concepts (page, concept, word) SELECT rowid, ?, ? FROM swap_pages WHERE rowid = ?",
+                [(concept, word, rowid) for rowid, concept, word in found],
+            )
+        return len(rows)
+
+    def conceptual(self, concepts: Sequence[int]) -> dict[int, list[str]]:
+        """Page rowid -> the words by which each page of this scope is a kind of one of `concepts`."""
+        if not concepts:
+            return {}
+        marks = ", ".join("?" for _ in concepts)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT c.page, c.word FROM swap_concepts c JOIN swap_pages p ON p.rowid = c.page"
+                f" JOIN swap_segments s ON s.rowid = p.segment WHERE s.scope = ? AND c.concept IN ({marks})",
+                (self.scope, *concepts),
+            ).fetchall()
+        pages: dict[int, list[str]] = {}
+        for rowid, word in rows:
+            if word not in pages.setdefault(int(rowid), []):
+                pages[int(rowid)].append(word)
+        return pages
 
     def vectors(self) -> tuple[list[int], Any]:
         """(page rowid of each row, float32 matrix of unit vectors), for this scope's embedded pages: a page has
