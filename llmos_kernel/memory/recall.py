@@ -333,6 +333,10 @@ class Ranker:
 
         words = query_terms(prompt)
         unseen = [noun for noun in nouns(prompt) if not all(self._frequency(word) for word in noun.split())]
+        if not unseen:
+            return {}
+        # Pages paged out a moment ago, not yet indexed by the background thread: a bounded number, here.
+        self.swap.index_concepts(PENDING, export=False)
         # Two words WordNet does not know as one ("family members") stand for what each of them does.
         concepts = [concept for noun in unseen
                     for concept in thesaurus.concepts(noun) or (

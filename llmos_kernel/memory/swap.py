@@ -462,10 +462,11 @@ class Swap:
         self._version += 1
         return len(rows)
 
-    def index_concepts(self, limit: int = 64) -> int:
+    def index_concepts(self, limit: int = 64, export: bool = True) -> int:
         """Index up to `limit` pages of this scope under the concepts their words are kinds of (thesaurus.py);
-        returns how many. Background only: the first call loads (or, once per machine, exports) WordNet."""
-        if not self.embedding or thesaurus.load() is None:
+        returns how many. The first call loads WordNet, and exports it once per machine unless `export` is False
+        (the typing path: a recall indexes the few pages paged out a moment ago, never waits for an export)."""
+        if not self.embedding or thesaurus.load(export) is None:
             return 0
         with self._lock:
             rows = self._db.execute(

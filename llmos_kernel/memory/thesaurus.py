@@ -71,9 +71,10 @@ def database_path() -> Path:
     return Path(jupyter_data_dir()) / "llmos" / f"wordnet-nouns-{VERSION}-{SCHEMA}.sqlite"
 
 
-def load() -> sqlite3.Connection | None:
-    """The exported nouns, exported first if this machine has none yet (seconds: call it off the typing path).
-    None when WordNet is not installed or the export fails: recall then goes on without a thesaurus."""
+def load(export: bool = True) -> sqlite3.Connection | None:
+    """The exported nouns, exported first if this machine has none yet (seconds: the background thread does
+    that; the typing path passes export=False and only opens an export that exists). None when WordNet is not
+    installed or the export fails: recall then goes on without a thesaurus."""
     global _db, _failed
     if _db is not None or _failed:
         return _db
@@ -82,6 +83,8 @@ def load() -> sqlite3.Connection | None:
             try:
                 path = database_path()
                 if not path.is_file():
+                    if not export or not available():
+                        return None
                     _export_in_subprocess(path)
                 _db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
             except (OSError, sqlite3.Error, subprocess.SubprocessError):
