@@ -235,5 +235,7 @@ def test_a_noun_never_used_recalls_the_kinds_of_it_by_the_thesaurus(kernel: Kern
     said = {word for item in last_recall(kernel)["recalled"] for match in item["match"]
             if match["signal"] == "thesaurus" for word in match["match"]}
     assert said == {"son", "daughter", "grandpa"}
+    text = ok(kernel.run("%memory")).stdout
+    assert "(matched thesaurus: daughter)" in text  # the display names it as %context --json does
     ask(kernel, server, "How old is our dog?", "dog")
     assert last_recall(kernel)["recalled"] == []

@@ -189,11 +189,10 @@ def _paging_lines(paging: dict[str, Any] | None) -> list[str]:
                      f" dropped {plural(row.get('pages_dropped', 0), 'page')}{thrash}")
     last = paging.get("last_recall") or {}
     for item in last.get("recalled", []):
-        words = sorted({term for match in item.get("match", []) for term in match.get("match", [])})
         # A paged document's pages have no cell: name the swapped segment alone, not "cell -".
         said = f"cell [{item['cell']}] " if item.get("cell") is not None else ""
         lines.append(f"  last recall: {item['id']} ← {said}[{item['source']}]"
-                     f" {_page_list(item['pages'], item['page_count'])} (matched {', '.join(words) or '-'})")
+                     f" {_page_list(item['pages'], item['page_count'])} (matched {_why(item)})")
     for item in last.get("evicted", []):
         lines.append(f"  evicted for it: {item['id']} ({item['kind']}, {plural(item['tokens'], 'token')},"
                      f" {item['how']})")
@@ -201,6 +200,15 @@ def _paging_lines(paging: dict[str, Any] | None) -> list[str]:
         lines.append(f"  dropped from {item['id']}: {_page_list(item['pages'])}"
                      f" ({plural(item['tokens'], 'token')}, {item['why']})")
     return lines
+
+
+def _why(item: dict[str, Any]) -> str:
+    """What found a recalled copy, as %context --json names it, and the words: "thesaurus: son",
+    "lexical: lena, zebra", "semantic" (meaning alone matches no word)."""
+    matches = item.get("match", [])
+    signals = "+".join(sorted({match.get("signal", "lexical") for match in matches})) or "-"
+    words = sorted({term for match in matches for term in match.get("match", [])})
+    return f"{signals}: {', '.join(words)}" if words else signals
 
 
 def _pages(row: dict[str, Any]) -> str:
