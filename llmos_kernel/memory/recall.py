@@ -71,9 +71,6 @@ _PHRASAL = re.compile(r"\b(look|looks|looked|looking|named|ask|asks|asked|take|t
 THESAURUS_FLOOR = 0.25
 THESAURUS_SET_FLOOR = 0.05  # and a member of a set asked about, this much (measured: 0.06-0.26 for members)
 ALTERNATIVE_SHARE = 0.05  # an alternative on more pages than this is filler ("order", "line"), not a fact's word
-# A page naming the people a question names, but matching none of its other words, must be this close in meaning
-# to the question with the names left out (measured: answers 0.21-0.73, a look-alike's pages -0.12 to -0.06).
-TOPIC_FLOOR = 0.15
 SET_FLOOR = 0.2  # cosine a page needs to join a question about a set ("list all", "first"), near the best
 SET_COVERAGE = 0.25  # of the gate words' weight, for a page to answer a question about a set
 SET_MARGIN = 0.4  # and no further below the best page than this
@@ -190,12 +187,6 @@ def _inflected(word: str, words: Sequence[str]) -> bool:
     return False
 
 
-def _unnamed(prompt: str, names: Sequence[str]) -> str:
-    """`prompt` with these names (and their possessive 's) left out: what it asks about them."""
-    pattern = "|".join(rf"\b{re.escape(name)}(?:'s)?\b" for name in names)
-    return re.sub(pattern, " ", prompt, flags=re.IGNORECASE)
-
-
 def worded(hits: Sequence[Hit]) -> list[Hit]:
     """The hits the words found (alone or with meaning): only these name what a question named."""
     return [hit for hit in hits if hit.signal in ("lexical", "both")]
@@ -210,7 +201,6 @@ class Ranker:
         self._total = max(swap.page_total(), 1)
         self._postings: dict[str, dict[int, float]] = {}
         self._units: tuple[list[int], Any] | None = None  # (page rowid of each unit, its cosine with the prompt)
-        self._topic: Any = None  # the question's vector with the names it uses left out (_on_topic)
         self._frequencies: dict[str, int] = {}
 
     def rank(self, prompt: str, context: Sequence[str] = (), resident: Sequence[str] = ()) -> list[Hit]:
@@ -290,8 +280,7 @@ class Ranker:
         and its members are less alike it than one fact is to a pointed question: once the question has found
         something (a page above the floor, or words that survived the gate), pages down to SET_FLOOR near the
         best come with it, and the budget decides how many fit."""
-        unnamed = _unnamed(prompt, known) if known else None
-        similar = self._similar(prompt, lexical, unnamed)
+        similar = self._similar(prompt, lexical)
         if similar is None:
             return lexical  # no model: words alone, as before
         floor = self.options.semantic_floor
@@ -325,9 +314,7 @@ class Ranker:
                 continue
             sim = similar[row.rowid]
             by_row[row.rowid] = Hit(row, closeness(sim), [], 1, 0.0, sim, "semantic")
-        if known:
-            return self._on_topic(prompt, list(by_row.values()), known)
-        if self.options.thesaurus:
+        if self.options.thesaurus and not known:
             # Members of a set asked about ("which of my relatives") are each little like the question: the
             # relation is the evidence. Not "the first" or "old" of something: that asks for one.
             floor = THESAURUS_SET_FLOOR if is_set and asks_for_set(prompt, earliest=False) else THESAURUS_FLOOR
@@ -336,25 +323,6 @@ class Ranker:
                 if sim >= floor:
                     by_row[row.rowid] = Hit(row, max(0.5, closeness(sim)), said[row.rowid], 1, 0.0, sim, "thesaurus")
         return list(by_row.values())
-
-    def _on_topic(self, prompt: str, hits: list[Hit], known: list[str]) -> list[Hit]:
-        """The hits that say something about what the question asks of the people it names: a word of it besides
-        the names, or a meaning close to it with the names left out. "What's Jonas's favourite food?" is not
-        answered by "Jonas switched to day shifts" (cosine 0.47 with the names in, -0.06 without), and recalling
-        every page naming Jonas made a question memory cannot answer recall ~200 tokens."""
-        topic = [term for term in query_terms(prompt) if term not in known and not self._common(term)]
-        if not topic or self._topic is None:
-            return hits  # "Lena Voss?" asks about her as a whole; nothing to check without vectors
-        if all(any(term not in known for term in hit.terms) for hit in hits):
-            return hits
-        query = self._topic
-        ids, matrix = self.swap.vectors()
-        wanted = {hit.page.rowid for hit in hits}
-        close: dict[int, float] = {}
-        for row in [index for index, rowid in enumerate(ids) if rowid in wanted]:
-            close[ids[row]] = max(close.get(ids[row], -1.0), float(matrix[row] @ query))
-        return [hit for hit in hits if any(term not in known for term in hit.terms)
-                or close.get(hit.page.rowid, 1.0) >= TOPIC_FLOOR]
 
     def _thesaurus_pages(self, prompt: str) -> dict[int, list[str]]:
         """Pages saying a word that is a kind (or a member) of one of the prompt's nouns, by WordNet (swap's
@@ -397,7 +365,7 @@ class Ranker:
         rows = self.swap.pages(sorted(best, key=best.__getitem__, reverse=True)[: 2 * self.options.max_pages])
         return [(row, best[row.rowid]) for row in rows]
 
-    def _similar(self, prompt: str, lexical: list[Hit], unnamed: str | None = None) -> dict[int, float] | None:
+    def _similar(self, prompt: str, lexical: list[Hit]) -> dict[int, float] | None:
         """Page rowid -> cosine with the prompt, for the closest pages (None when no model is installed).
 
         Pages the background thread has not reached yet (paged out just now) are embedded here when the
@@ -412,10 +380,7 @@ class Ranker:
         # Pages the background thread has not reached yet (paged out a moment ago, or by an older version of
         # the kernel) are embedded here, a bounded number a prompt, newest first.
         self.swap.embed_pending(PENDING)
-        # The question without its names (_on_topic) in the same batch: a second lone forward pass costs double.
-        queries = model.embed([prompt, unnamed] if unnamed else [prompt])
-        query = queries[0]
-        self._topic = queries[1] if unnamed else None
+        query = model.embed([prompt])[0]
         ids, matrix = self.swap.vectors()
         found: dict[int, float] = {}
         if ids:

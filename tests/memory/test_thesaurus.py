@@ -133,16 +133,3 @@ def test_concepts_live_in_the_session_store(tmp_path):
     words = {row[0] for row in store.connection.execute("SELECT word FROM swap_concepts")}
     assert "daughter" in words and "lucia" not in words  # a name is not a kind of anything
     store.close()
-
-
-def test_a_page_naming_the_person_asked_about_must_say_something_about_what_is_asked():
-    # Held-out B's look-alike: memory knows Jonas, not what he likes to eat. Every page naming him had come back
-    # (one by meaning: 0.47 with his name in, -0.06 without it).
-    jonas = ["Starting the week. My partner Jonas is a firefighter and is on nights, so I'm up early.",
-             "Jonas switched to day shifts this month, finally. How do I make a forest plot?"]
-    swap = swap_of(*jonas, chatter=10, wrap=False)
-    assert Ranker(swap).rank("What's Jonas's favourite food?") == []
-    hits = Ranker(swap).rank("What shift does Jonas work?")  # a word besides the name: still found
-    assert any(jonas[1] in hit.page.text for hit in hits)
-    shifts = Ranker(swap).rank("How are Jonas's working hours these days?")  # by meaning, his name left out
-    assert any(jonas[1] in hit.page.text for hit in shifts)
