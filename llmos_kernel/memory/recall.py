@@ -17,6 +17,9 @@ per page; BM25 is additive over words, so weighting words differently stays exac
   (SEMANTIC_FLOOR: an unanswerable question recalls nothing) and relative to the best page (SEMANTIC_MARGIN).
   The two signals are fused by their normalized scores (lexical / best lexical, cosine above the cut / best),
   so a page both find ranks first; each hit says which signal found it (`signal`, shown by %context --json).
+- Kinds of things (thesaurus.py): a noun the question uses and memory never saw ("my spouse", "which
+  relatives") finds the pages swap filed under it by WordNet ("my partner", "my son", "Grandpa") when their
+  meaning agrees, at a lower floor than meaning alone: the relation is evidence of its own.
 - Sets: a question about a set ("list all", "how many", "which animals", "which ... first") needs every
   member, and members are less alike the question than one fact is to a pointed one. Once the question has
   found something, pages down to SET_FLOOR near the best come along, and any of its rarest words passes the
@@ -66,11 +69,11 @@ _ANCHOR = re.compile(r"\b(?P<side>before|after|until|since|prior to)\s+(?P<ancho
 # "look after", "named after", "ask after": the word is part of a verb there, not a point in time.
 _PHRASAL = re.compile(r"\b(look|looks|looked|looking|named|ask|asks|asked|take|takes|took|taking|run|runs|ran"
                       r"|chase|chased|come|came|go|goes|went|seek|sought|lust)\s+$", re.IGNORECASE)
-# A page that says a word WordNet puts beside or under one of the question's nouns (thesaurus.py: "partner"
-# for "spouse", "knee" for "joint") needs this much meaning: the relation is evidence of its own.
+# A page filed under one of the question's nouns by WordNet (thesaurus.py: "partner" for "spouse", "knee" for
+# "joint") needs this much meaning: the relation is evidence of its own.
 THESAURUS_FLOOR = 0.25
 THESAURUS_SET_FLOOR = 0.05  # and a member of a set asked about, this much (measured: 0.06-0.26 for members)
-ALTERNATIVE_SHARE = 0.05  # an alternative on more pages than this is filler ("order", "line"), not a fact's word
+ALTERNATIVE_SHARE = 0.05  # a word filed under the noun on more pages than this is filler ("order"), not a fact
 SET_FLOOR = 0.2  # cosine a page needs to join a question about a set ("list all", "first"), near the best
 SET_COVERAGE = 0.25  # of the gate words' weight, for a page to answer a question about a set
 SET_MARGIN = 0.4  # and no further below the best page than this
@@ -108,7 +111,7 @@ class RecallOptions:
     semantic: bool = True  # meaning beside words (embed.py); off: lexical only, as before issue 22
     semantic_floor: float = SEMANTIC_FLOOR
     temporal: bool = True  # "first"/"originally" prefer older pages, "now"/"latest" newer ones
-    thesaurus: bool = True  # WordNet's synonyms and narrower words of the question's nouns (thesaurus.py)
+    thesaurus: bool = True  # pages filed by WordNet under a noun the question uses (thesaurus.py)
 
 
 @dataclass
@@ -121,7 +124,7 @@ class Hit:
     hop: int = 1
     coverage: float = 0.0
     similarity: float | None = None  # cosine with the question, when meaning was looked at
-    # What found it: lexical, semantic, both, thesaurus (a WordNet alternative, with meaning), or hop (by name).
+    # What found it: lexical, semantic, both, thesaurus (filed under a noun of the question), or hop (by name).
     signal: str = "lexical"
 
     def to_json(self) -> dict[str, object]:
