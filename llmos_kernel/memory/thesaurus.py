@@ -57,7 +57,9 @@ _ENDINGS = (("s", ""), ("ses", "s"), ("ves", "f"), ("xes", "x"), ("zes", "z"), (
 _SIMPLE = re.compile(r"^[a-z][a-z-]{2,}$")
 _EXPORT_TIMEOUT = 300
 
-_lock = threading.RLock()  # alternatives() holds it while _base_forms() takes it too
+_lock = threading.RLock()  # queries on the shared connection (_concepts holds it while _base_forms takes it too)
+# Loading, apart: the background thread holds it through an export (seconds), and a recall must never wait for it.
+_load_lock = threading.Lock()
 _db: sqlite3.Connection | None = None
 _failed = False
 
@@ -79,7 +81,9 @@ def load(export: bool = True) -> sqlite3.Connection | None:
     global _db, _failed
     if _db is not None or _failed:
         return _db
-    with _lock:
+    if not _load_lock.acquire(blocking=export):
+        return None  # the background thread is exporting: this recall goes on without a thesaurus
+    try:
         if _db is None and not _failed:
             try:
                 path = database_path()
@@ -90,6 +94,8 @@ def load(export: bool = True) -> sqlite3.Connection | None:
                 _db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
             except (OSError, sqlite3.Error, subprocess.SubprocessError):
                 _failed = True  # a broken install must not break memory
+    finally:
+        _load_lock.release()
     return _db
 
 

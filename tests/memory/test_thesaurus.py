@@ -133,3 +133,14 @@ def test_concepts_live_in_the_session_store(tmp_path):
     words = {row[0] for row in store.connection.execute("SELECT word FROM swap_concepts")}
     assert "daughter" in words and "lucia" not in words  # a name is not a kind of anything
     store.close()
+
+
+def test_a_recall_never_waits_for_an_export_in_progress(monkeypatch):
+    # The background thread holds the load lock through an export (seconds, more on a loaded machine): the typing
+    # path (export=False) goes on without a thesaurus instead of blocking the cell.
+    monkeypatch.setattr(thesaurus, "_db", None)
+    assert thesaurus._load_lock.acquire(timeout=5)
+    try:
+        assert thesaurus.load(export=False) is None
+    finally:
+        thesaurus._load_lock.release()
