@@ -52,6 +52,13 @@ def ask(kernel: KernelSession, server: OpenAIServer, prompt: str, cell_id: str) 
     return "\n".join(str(m["content"]) for m in body["messages"])
 
 
+def page_out(kernel: KernelSession, server: OpenAIServer, facts: dict[str, str]) -> None:
+    """Each fact told in a cell of its own (amid filler), then evicted to swap."""
+    for cell, fact in facts.items():
+        ask(kernel, server, f"{FILLER}\n\n{fact}\n\n{OTHER}", cell)
+        ok(kernel.run(f"%evict {cell}"))
+
+
 def snapshot(kernel: KernelSession) -> dict:
     return json.loads(ok(kernel.run("%memory --json")).stdout)
 
@@ -199,9 +206,7 @@ def test_meaning_recalls_a_fact_sharing_no_word_and_an_unanswerable_question_rec
     facts = {"bike": "I bought a blue bicycle with a wicker basket last week.",
              "sister": "My sister Maria works as a nurse at the children's hospital.",
              "boiler": "The boiler was serviced in May by a plumber from Ghent."}
-    for cell, fact in facts.items():
-        ask(kernel, server, f"{FILLER}\n\n{fact}\n\n{OTHER}", cell)
-        ok(kernel.run(f"%evict {cell}"))
+    page_out(kernel, server, facts)
     sent = ask(kernel, server, "Do any of my siblings have a job in medicine?", "siblings")
     assert facts["sister"] in sent
     paging = last_recall(kernel)
@@ -227,9 +232,7 @@ def test_a_noun_never_used_recalls_the_kinds_of_it_by_the_thesaurus(kernel: Kern
              "daughter": "My daughter Lucia plays the cello in the youth orchestra.",
              "grandpa": "Grandpa Tomas turns ninety in October, we're planning a party.",
              "mill": "The pug mill is leaking oil again, I'll have to call the service guy."}
-    for cell, fact in facts.items():
-        ask(kernel, server, f"{FILLER}\n\n{fact}\n\n{OTHER}", cell)
-        ok(kernel.run(f"%evict {cell}"))
+    page_out(kernel, server, facts)
     sent = ask(kernel, server, "Which of my relatives have I mentioned?", "relatives")
     assert all(facts[cell] in sent for cell in ("son", "daughter", "grandpa"))
     said = {word for item in last_recall(kernel)["recalled"] for match in item["match"]
