@@ -20,6 +20,9 @@ per page; BM25 is additive over words, so weighting words differently stays exac
 - Kinds of things (thesaurus.py): a noun the question uses and memory never saw ("my spouse", "which
   relatives") finds the pages swap filed under it by WordNet ("my partner", "my son", "Grandpa") when their
   meaning agrees, at a lower floor than meaning alone: the relation is evidence of its own.
+- Look-alikes (thesaurus.py too): a page about a close kind of a person, animal, food, body part or illness the
+  question asks about and the page does not name ("my sister" for "my brother", coffee for tea) goes before
+  anything is measured against it: the right topic and a fact never told answers nothing.
 - Sets: a question about a set ("list all", "how many", "which animals", "which ... first") needs every
   member, and members are less alike the question than one fact is to a pointed one. Once the question has
   found something, pages down to SET_FLOOR near the best come along, and any of its rarest words passes the
@@ -179,6 +182,26 @@ def nouns(prompt: str) -> list[str]:
     return pairs + found
 
 
+def head_nouns(text: str) -> list[str]:
+    """The words of `text` that may be nouns heading what they are in: lower-case content words (not names),
+    less those placed before a word placed as a noun (nouns(): after a determiner, at most one word between),
+    which modify it: "coffee" of "we drink coffee", "orchestra" of "the youth orchestra", not "youth"."""
+    words = _WORD.findall(text)
+    lower = [word.lower() for word in words]
+
+    def content(index: int) -> bool:
+        word = lower[index]
+        return word not in STOPWORDS and len(word) > 2 and word.isalpha() and words[index] == word
+
+    def placed(index: int) -> bool:
+        return content(index) and (index > 0 and lower[index - 1] in _DETERMINERS
+                                   or index > 1 and lower[index - 2] in _DETERMINERS
+                                   and lower[index - 1] not in _DETERMINERS)
+
+    return list(dict.fromkeys(lower[index] for index in range(len(words))
+                              if content(index) and not (index + 1 < len(words) and placed(index + 1))))
+
+
 def _inflected(word: str, words: Sequence[str]) -> bool:
     """Whether `word` shares its stem with one of `words` ("order" for "orders", "mugful" for "mugs": the
     index stems words, so it would match the question's own word), a part of a hyphenated word included."""
@@ -205,6 +228,7 @@ class Ranker:
         self._postings: dict[str, dict[int, float]] = {}
         self._units: tuple[list[int], Any] | None = None  # (page rowid of each unit, its cosine with the prompt)
         self._frequencies: dict[str, int] = {}
+        self._lookalikes: dict[int, bool] = {}  # page rowid -> about a look-alike of what is asked (one prompt)
 
     def rank(self, prompt: str, context: Sequence[str] = (), resident: Sequence[str] = ()) -> list[Hit]:
         """The pages `prompt` needs, best first. `context`: recent prompts; `resident`: texts in the window
@@ -287,6 +311,16 @@ class Ranker:
         if similar is None:
             return lexical  # no model: words alone, as before
         floor = self.options.semantic_floor
+        wanted = self._wanted(prompt) if self.options.thesaurus else []
+        if wanted:
+            # Pages about a look-alike go before anything is measured against them: the best of the rest decides
+            # whether a set follows and how near the best a page must be.
+            asked = query_terms(prompt)
+            rows = {hit.page.rowid: hit.page for hit in lexical}
+            rows.update((row.rowid, row) for row in self.swap.pages([rowid for rowid in similar if rowid not in rows]))
+            banned = {rowid for rowid, row in rows.items() if self._lookalike(wanted, asked, row)}
+            lexical = [hit for hit in lexical if hit.page.rowid not in banned]
+            similar = {rowid: sim for rowid, sim in similar.items() if rowid not in banned}
         if not known and any(not self._frequency(term) for term in query_terms(prompt) if not self._common(term)):
             # A word memory has never seen says what the question is about ("film" in "my favourite film"):
             # pages sharing only its other words ("favourite tea") must be close in meaning to come back.
@@ -323,9 +357,19 @@ class Ranker:
             floor = THESAURUS_SET_FLOOR if is_set and asks_for_set(prompt, earliest=False) else THESAURUS_FLOOR
             said = {rowid: words for rowid, words in self._thesaurus_pages(prompt).items() if rowid not in by_row}
             for row, sim in self._closeness_of(list(said)):
-                if sim >= floor:
+                if sim >= floor and not (wanted and self._lookalike(wanted, query_terms(prompt), row)):
                     by_row[row.rowid] = Hit(row, max(0.5, closeness(sim)), said[row.rowid], 1, 0.0, sim, "thesaurus")
         return list(by_row.values())
+
+    def _wanted(self, prompt: str) -> list[str]:
+        """The things `prompt` asks about that may have look-alikes: its nouns naming people, animals, food,
+        body parts, illnesses or plants (thesaurus.CLOSE_KINDS), when the thesaurus is loaded. Every word placed
+        as a noun, not only the heads: "my brother work" is a noun and its verb."""
+        from . import thesaurus
+
+        if thesaurus.loaded() is None:
+            return []
+        return [noun for noun in nouns(prompt) if " " not in noun and thesaurus.closely_kinded(noun)]
 
     def _thesaurus_pages(self, prompt: str) -> dict[int, list[str]]:
         """Pages saying a word that is a kind (or a member) of one of the prompt's nouns, by WordNet (swap's
@@ -353,6 +397,21 @@ class Ranker:
         kept = {word for word, count in spread.items() if count <= limit and not _inflected(word, words)}
         return {rowid: [word for word in said if word in kept] for rowid, said in pages.items()
                 if any(word in kept for word in said)}
+
+    def _lookalike(self, wanted: Sequence[str], asked: Sequence[str], page: PageRow) -> bool:
+        """Whether `page` is about a close kind of a thing the question asks about and does not name
+        (thesaurus.lookalike): "my brother's job" and a page on the sister's, "my first teacher" and one on
+        a nurse. The right topic and a fact never told: however close in meaning or in words, such a page
+        answers nothing, and what comes with it (the rest of a set, a second hop) would be more of the same."""
+        from . import thesaurus
+
+        if page.rowid not in self._lookalikes:
+            words = {word.lower() for word in _WORD.findall(page.text)}
+            said = [noun for noun in head_nouns(page.text) if not _inflected(noun, asked)]
+            self._lookalikes[page.rowid] = any(
+                not _inflected(noun, list(words)) and any(thesaurus.lookalike(noun, other) for other in said)
+                for noun in wanted)
+        return self._lookalikes[page.rowid]
 
     def _closeness_of(self, rowids: list[int]) -> list[tuple[PageRow, float]]:
         """These pages, each with its cosine with the prompt (its closest unit), closest first, at most a few

