@@ -96,9 +96,19 @@ _ASKS = re.compile(r"^\W*(?:(?:and|so|ok|okay|also|then|now|but)\W+)*(?:(?:for|i
                    r"|did|do|does|have|has|had|was|were|is|are|list|name|tell me|remind me)\b", re.IGNORECASE)
 _HOW_TO = re.compile(r"^\W*(?:(?:and|so|ok|okay|also|then|now|but)\W+)*(?:how (?:do|does|did|can|could|should|would"
                      r"|to|is|are)\b|(?:can|could|would|will) you\b|show me\b|please\b|help\b)", re.IGNORECASE)
+# A question answered yes or no ("Is my sister a doctor?", "did we ever get a dog?"): it proposes an answer.
+_YES_NO = re.compile(r"^\W*(?:(?:and|so|ok|okay|also|then|now|but)\W+)*(?:is|are|was|were|do|does|did|has|have|had"
+                     r"|can|could|will|would|should)\b", re.IGNORECASE)
 _DETERMINERS = frozenset(("my", "our", "the", "a", "an", "any", "which", "what", "whose", "his", "her", "their",
                           "your", "all", "many", "much", "these", "those", "this", "that", "some", "every", "each",
                           "of"))
+# Capitalized, so names to entities(), but no one a second hop can lead to: "the team lunch on Friday" names no
+# person whose other pages answer the question, and every page said on a Friday would come with it.
+# (Spelled out: the calendar module's names follow the locale.)
+_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_NOT_BRIDGES = frozenset(
+    [*_DAYS, *(day + "s" for day in _DAYS), "january", "february", "march", "april", "may", "june", "july",
+     "august", "september", "october", "november", "december", "dr", "mr", "mrs", "ms", "prof", "sir", "i"])
 _IDENTIFIER = re.compile(r"^(?=\w*[a-z])(?=\w*\d)\w+$", re.IGNORECASE)
 
 
@@ -369,7 +379,12 @@ class Ranker:
 
         if thesaurus.loaded() is None:
             return []
-        return [noun for noun in nouns(prompt) if " " not in noun and thesaurus.closely_kinded(noun)]
+        wanted = [noun for noun in nouns(prompt) if " " not in noun and thesaurus.closely_kinded(noun)]
+        if any(_YES_NO.match(sentence) for sentence in _SENTENCE.findall(prompt)):
+            # "Is my sister a doctor?": a page on her as a nurse answers it (no). Only what the question is about,
+            # its first noun, rules a look-alike out ("Is my brother a nurse?" and the sister's page).
+            return wanted[:1]
+        return wanted
 
     def _thesaurus_pages(self, prompt: str) -> dict[int, list[str]]:
         """Pages saying a word that is a kind (or a member) of one of the prompt's nouns, by WordNet (swap's
@@ -561,7 +576,8 @@ class Ranker:
         found: dict[int, Hit] = {}
         for strength, mentioned in origins:
             names = [name for name in dict.fromkeys(mentioned)
-                     if name not in query and self._frequency(name) and not self._common(name)]
+                     if name not in query and name not in _NOT_BRIDGES and self._frequency(name)
+                     and not self._common(name)]
             if not names:
                 continue
             gate = {name: self._idf(name) for name in names}

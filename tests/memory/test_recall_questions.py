@@ -63,3 +63,14 @@ def test_which_food_makes_the_owner_ill_is_one_thing_asked_and_hops_through_the_
     assert not any("Which food makes" in text for text in found)
     # A plural asked about is still a set: "Which foods make me ill?"
     assert _PLURAL.search("Which foods make me ill?") and not _PLURAL.search("Which food makes me ill?")
+
+
+def test_a_day_or_a_title_is_no_bridge_for_a_second_hop(swap: Swap):
+    # "the team lunch on Friday" names no one: a hop through "Friday" brought every page said on a Friday.
+    fact = "The team lunch is at the noodle bar on Friday, as in May."
+    texts = [f"Note {n}: {FILLER}" for n in range(300)] + [fact]
+    texts += [f"On Friday I fixed bug {n} in the parser, as in May." for n in range(12)]
+    swap.put_many([Segment(Kind.HISTORY, text, answer="noted") for text in texts])
+    found = [hit.page.text for hit in Ranker(swap, RecallOptions(semantic=False)).rank("Where is the team lunch?")]
+    assert fact in found[0]
+    assert not any("fixed bug" in text for text in found)

@@ -184,7 +184,7 @@ LOOKALIKES = ["Morning! My sister Maria just started as a nurse at the children'
 
 @pytest.mark.parametrize("question", ["Which roaster does our tea come from?", "How did my husband hurt his elbow?",
                                       "Which knee did my wife hurt playing football?",
-                                      "What did our dog knock off the windowsill?"])
+                                      "What did our dog knock off the windowsill?", "Did my wife hurt her knee?"])
 def test_a_page_about_a_lookalike_is_not_recalled(question):
     # The right topic and a fact never told: the words and the meaning find the page, the thesaurus rules it out.
     swap = swap_of(*LOOKALIKES, wrap=False)
@@ -199,3 +199,10 @@ def test_a_page_about_a_lookalike_is_not_recalled(question):
 def test_the_thing_itself_and_its_kind_are_still_recalled(question, fact):
     swap = swap_of(*LOOKALIKES, wrap=False)
     assert LOOKALIKES[fact] in Ranker(swap).rank(question)[0].page.text
+
+
+def test_a_yes_no_question_is_answered_by_a_lookalike_of_what_it_proposes():
+    # "Did my husband hurt his elbow?" No, his knee: the page is about him, and the knee answers the question.
+    swap = swap_of(*LOOKALIKES, wrap=False)
+    hits = Ranker(swap).rank("Did my husband hurt his elbow?")
+    assert hits and LOOKALIKES[2] in hits[0].page.text
