@@ -90,12 +90,21 @@ def main(argv: list[str] | None = None) -> int:
         client.execute()
     except CellExecutionError:
         failed = True
+    # Bold prompts on a terminal only: piped to a file or a CI log the codes would show as "[1m".
+    bold, plain = ("\x1b[1m", "\x1b[0m") if sys.stdout.isatty() else ("", "")
     for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            # The notebook's own explanations, between the cells, as a reader of the notebook sees them.
+            print(f"\n{terminal_safe(cell.source).strip()}")
+            continue
         if cell.cell_type != "code":
             continue
-        print(f"\n\x1b[1mIn [{cell.get('execution_count') or ' '}]:\x1b[0m {terminal_safe(cell.source)}")
+        print(f"\n{bold}In [{cell.get('execution_count') or ' '}]:{plain} {terminal_safe(cell.source)}")
         for output in cell.get("outputs", []):
             print(terminal_safe(output_text(output)).rstrip())
+    ran = sum(1 for cell in nb.cells if cell.cell_type == "code" and cell.get("execution_count"))
+    print(f"\n{ran} cells run on the {KERNEL_NAME} kernel" + (", stopped at an error" if failed else "")
+          + (f"; the executed notebook is in {args.output}" if args.output else "") + ".")
     if args.output:
         nbformat.write(nb, args.output)
     return 1 if failed else 0

@@ -237,7 +237,8 @@ def test_run_neutralizes_terminal_escapes_in_model_text(tmp_path):
     nb = nbformat.v4.new_notebook()
     with OpenAIServer() as server:
         server.queue_reply("Title \x1b]0;pwned\x07 then \x1b[2J cleared \x1b]52;c;Y2xpcA==\x07 and a\rbell\x07 done")
-        nb.cells = [nbformat.v4.new_code_cell(f"%model openai/test --api-base {server.url} --window 16000"),
+        nb.cells = [nbformat.v4.new_markdown_cell("A note for the reader \x1b[2J between the cells."),
+                    nbformat.v4.new_code_cell(f"%model openai/test --api-base {server.url} --window 16000"),
                     nbformat.v4.new_code_cell("%%prompt --max-tokens 40\nsay something \x1b[31mred")]
         path = tmp_path / "nb.ipynb"
         nbformat.write(nb, path)
@@ -246,8 +247,10 @@ def test_run_neutralizes_terminal_escapes_in_model_text(tmp_path):
     out = result.stdout
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Title" in out and "done" in out  # the answer was printed
-    for bad in ("\x1b]", "\x1b[2J", "\x07", "\x1b[31m", "\r"):
+    for bad in ("\x1b", "\x07", "\r"):  # not even our own bold: this output is a pipe, not a terminal
         assert bad not in out, (bad, out)
+    assert "A note for the reader  between the cells." in out  # the notebook's explanations too
+    assert out.rstrip().endswith("2 cells run on the llmos kernel.")
     # Issue 23: the kernel is reached over IPC sockets, so ipykernel 7 has no "TCP without encryption" to warn of.
     assert "without encryption" not in result.stdout + result.stderr
 
