@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from llmos_kernel.backends.registry import PROVIDER_KEYS
 from tests.support.kernel import KernelSession
 from tests.support.openai_server import OpenAIServer
 
@@ -51,6 +52,13 @@ def test_startup_does_not_import_litellm_or_load_the_model(kernel):
     assert kernel.eval("__import__('debugpy').__name__") == "debugpy"
 
 
+def test_models_says_how_the_list_grows_when_it_holds_only_the_embedded_model():
+    keys = {env for env, _models in PROVIDER_KEYS.values()}
+    with KernelSession(env={k: v for k, v in os.environ.items() if k not in keys and k != "LLMOS_CONFIG"}) as session:
+        listing = session.run("%models").stdout
+    assert listing.startswith("* smollm2") and "more: set a provider's key" in listing, listing
+
+
 def test_models_system_and_model_switch():
     with OpenAIServer() as server:
         env = {**os.environ, "OPENAI_API_KEY": "sk-test-models-listing-0000000000000000"}
@@ -58,7 +66,7 @@ def test_models_system_and_model_switch():
         try:
             listing = session.run("%models").stdout
             assert "* smollm2" in listing and "gpt-4o" in listing and "OPENAI_API_KEY is set" in listing
-            assert "sk-test-models" not in listing
+            assert "sk-test-models" not in listing and "more: set a provider's key" not in listing
             run = session.run("%%system\nYou are a pirate.")
             assert run.status == "ok" and "system prompt set" in run.stdout
             assert session.run("%system").stdout.strip() == "You are a pirate."

@@ -165,13 +165,19 @@ class LLMOSMagics(Magics):
     def models(self, line: str) -> None:
         """%models - list the embedded model, models whose provider key is set, configured aliases, and what every configured endpoint offers"""
         current = self.runtime.spec.name
-        for name, why in available_models(self.runtime.aliases):
+        rows = available_models(self.runtime.aliases)
+        for name, why in rows:
             mark = "*" if name == current else " "
             print(f"{mark} {name:<40} {why}")
         from .. import catalogue  # the first %models pays for it, not the kernel's start-up
 
-        for line_ in catalogue.report(self.runtime.aliases, self.runtime.spec):  # GET /models of each endpoint
+        endpoints = catalogue.report(self.runtime.aliases, self.runtime.spec)  # GET /models of each endpoint
+        for line_ in endpoints:
             print(line_)
+        if len(rows) == 1 and not endpoints:
+            # Only the embedded model: say how the list grows, or a newcomer reads it as all there is.
+            print("  more: set a provider's key before starting the kernel (OPENAI_API_KEY, ANTHROPIC_API_KEY, "
+                  "GEMINI_API_KEY, ...), or %model openai/NAME --api-base URL for a server of your own")
 
     @line_cell_magic
     def system(self, line: str, cell: str | None = None) -> None:
