@@ -99,6 +99,9 @@ _HOW_TO = re.compile(r"^\W*(?:(?:and|so|ok|okay|also|then|now|but)\W+)*(?:how (?
 # A question answered yes or no ("Is my sister a doctor?", "did we ever get a dog?"): it proposes an answer.
 _YES_NO = re.compile(r"^\W*(?:(?:and|so|ok|okay|also|then|now|but)\W+)*(?:is|are|was|were|do|does|did|has|have|had"
                      r"|can|could|will|would|should)\b", re.IGNORECASE)
+# The words a question excludes: up to three after "not", "n't", "apart from", "other than", "except", ...
+_NEGATED = re.compile(r"(?:\b(?:not|never|no|except|excluding|besides|without|apart from|other than|instead of"
+                      r"|rather than|but)|n[\'’]t)\s+((?:\w+\s+){0,2}\w+)", re.IGNORECASE)
 _DETERMINERS = frozenset(("my", "our", "the", "a", "an", "any", "which", "what", "whose", "his", "her", "their",
                           "your", "all", "many", "much", "these", "those", "this", "that", "some", "every", "each",
                           "of"))
@@ -365,7 +368,9 @@ class Ranker:
             # Members of a set asked about ("which of my relatives") are each little like the question: the
             # relation is the evidence. Not "the first" or "old" of something: that asks for one.
             floor = THESAURUS_SET_FLOOR if is_set and asks_for_set(prompt, earliest=False) else THESAURUS_FLOOR
-            said = {rowid: words for rowid, words in self._thesaurus_pages(prompt).items() if rowid not in by_row}
+            members = floor == THESAURUS_SET_FLOOR
+            said = {rowid: words for rowid, words in self._thesaurus_pages(prompt, members).items()
+                    if rowid not in by_row}
             for row, sim in self._closeness_of(list(said)):
                 if sim >= floor and not (wanted and self._lookalike(wanted, query_terms(prompt), row)):
                     by_row[row.rowid] = Hit(row, max(0.5, closeness(sim)), said[row.rowid], 1, 0.0, sim, "thesaurus")
@@ -379,22 +384,27 @@ class Ranker:
 
         if thesaurus.loaded() is None:
             return []
-        wanted = [noun for noun in nouns(prompt) if " " not in noun and thesaurus.closely_kinded(noun)]
+        # "Which of our pets is not a cat?", "apart from the cat": the cat's look-alikes are what is asked for.
+        negated = {word.lower() for match in _NEGATED.finditer(prompt) for word in _WORD.findall(match.group(1))}
+        wanted = [noun for noun in nouns(prompt)
+                  if " " not in noun and noun not in negated and thesaurus.closely_kinded(noun)]
         if any(_YES_NO.match(sentence) for sentence in _SENTENCE.findall(prompt)):
             # "Is my sister a doctor?": a page on her as a nurse answers it (no). Only what the question is about,
             # its first noun, rules a look-alike out ("Is my brother a nurse?" and the sister's page).
             return wanted[:1]
         return wanted
 
-    def _thesaurus_pages(self, prompt: str) -> dict[int, list[str]]:
+    def _thesaurus_pages(self, prompt: str, members: bool = False) -> dict[int, list[str]]:
         """Pages saying a word that is a kind (or a member) of one of the prompt's nouns, by WordNet (swap's
         concept index: thesaurus.py), with those words. Only nouns memory has never seen: one it has seen is the
-        lexical path's. A word on many pages tells nothing, and an inflection of the question's own word is
-        the lexical path's business too."""
+        lexical path's; but `members` (a question about a set: "how many pets") wants every member, and a
+        member is named by its kind whether or not the notebook once said "pets". A word on many pages tells
+        nothing, and an inflection of the question's own word is the lexical path's business too."""
         from . import thesaurus
 
         words = query_terms(prompt)
-        unseen = [noun for noun in nouns(prompt) if not all(self._frequency(word) for word in noun.split())]
+        unseen = [noun for noun in nouns(prompt)
+                  if members or not all(self._frequency(word) for word in noun.split())]
         if not unseen:
             return {}
         # Pages paged out a moment ago, not yet indexed by the background thread: a bounded number, here.

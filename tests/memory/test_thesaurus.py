@@ -105,6 +105,15 @@ def test_a_question_about_a_set_recalls_every_member():
     assert not all(any(fact in text for text in without) for fact in relatives)
 
 
+def test_every_member_of_a_set_even_when_the_notebook_once_said_its_name():
+    # "relatives" was said once, on a page about presents: a set's members are still named by their kinds.
+    relatives = ["My son got a hamster named Pip from his friend.", "My daughter Lucia plays the cello.",
+                 "Grandpa Tomas turns ninety in October.", "My sister Maria just started as a nurse."]
+    swap = swap_of(*relatives, "December is expensive: too many relatives to buy presents for.", chatter=20)
+    texts = [hit.page.text for hit in Ranker(swap).rank("Which of my relatives have I mentioned?")]
+    assert all(any(fact in text for text in texts) for fact in relatives)
+
+
 @pytest.mark.parametrize("question", ["How old is our dog?", "What colour is my front door?", "What is my shoe size?"])
 def test_a_question_memory_cannot_answer_still_recalls_nothing(question):
     # Look-alikes: a pug mill is no dog, a blue glider no door colour, a locker number no shoe size.
@@ -206,3 +215,10 @@ def test_a_yes_no_question_is_answered_by_a_lookalike_of_what_it_proposes():
     swap = swap_of(*LOOKALIKES, wrap=False)
     hits = Ranker(swap).rank("Did my husband hurt his elbow?")
     assert hits and LOOKALIKES[2] in hits[0].page.text
+
+
+def test_a_thing_the_question_rules_out_has_no_lookalikes_to_rule_out():
+    # "if not a dog", "which pets apart from the cat": the look-alikes of the thing excluded are what is asked for.
+    swap = swap_of(*LOOKALIKES, wrap=False)
+    hits = Ranker(swap).rank("What knocked the fern over, if not a dog?")
+    assert hits and LOOKALIKES[3] in hits[0].page.text
