@@ -242,3 +242,18 @@ def test_a_noun_never_used_recalls_the_kinds_of_it_by_the_thesaurus(kernel: Kern
     assert "(matched thesaurus: daughter)" in text  # the display names it as %context --json does
     ask(kernel, server, "How old is our dog?", "dog")
     assert last_recall(kernel)["recalled"] == []
+    # A look-alike: the husband's knee for a question about the wife's. The words find the page, WordNet rules it
+    # out, and both views say which page and why.
+    page_out(kernel, server, {"knee": "My husband Piet hurt his knee at five-a-side football on Thursday."})
+    sent = ask(kernel, server, "How did my wife hurt her knee?", "wife")
+    assert "Piet hurt his knee" not in sent
+    paging = last_recall(kernel)
+    assert paging["recalled"] == [] and [(item["asked"], item["said"]) for item in paging["lookalikes"]] == [
+        ("wife", "husband")], paging
+    text = ok(kernel.run("%memory")).stdout
+    assert "last recall: nothing" in text and "left out as a look-alike: cell [" in text
+    assert "(husband, asked about wife)" in text
+    from llmos_kernel.widgets.view import paging_of
+
+    line = paging_of(snapshot(kernel)).last  # the panel says it too
+    assert line.startswith("last recall: nothing, leaving out 1 look-alike ([") and "]" in line, line

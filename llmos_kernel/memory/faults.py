@@ -121,7 +121,9 @@ class Pager:
         if not len(state.swap):
             return []
         resident = [s.body() if s.kind is not Kind.HISTORY else f"{s.text}\n\n{s.answer}" for s in state._log]
-        hits = Ranker(state.swap, state.recall_options).rank(prompt, self._context(), resident)
+        ranker = Ranker(state.swap, state.recall_options)
+        hits = ranker.rank(prompt, self._context(), resident)
+        lookalikes = ranker.left_out_json()
         if only is not None:
             hits = [hit for hit in hits if hit.page.segment_id in only]
         # A page saying (nearly) word for word what the window already holds adds nothing (a repeated report,
@@ -133,7 +135,7 @@ class Pager:
         hits = [hit for hit in hits if not _already_said(hit.page.text, window_pairs)]
         budget = state.recall_budget
         if not hits:
-            self.last = _decision(hits, [], [], 0, budget)
+            self.last = _decision(hits, [], [], 0, budget, lookalikes=lookalikes)
             return []
         relevant: dict[str, set[int]] = {}
         for hit in hits:
@@ -159,7 +161,8 @@ class Pager:
                 sources[source_id] = entry  # nothing new for it, but its stale pages still go
         victims = policies.lru_victims(candidates, state._raw, state._raw_used(prompt_raw) + spent - freed - ceiling)
         recalled, dropped = self._apply(sources, victims, "recall for the prompt", prune=True)
-        self.last = _decision(hits, recalled, victims, state._scaled(spent), budget, state, dropped, duplicates)
+        self.last = _decision(hits, recalled, victims, state._scaled(spent), budget, state, dropped, duplicates,
+                              lookalikes)
         return self._actions(recalled, victims, dropped)
 
     def _context(self) -> list[str]:
@@ -372,9 +375,10 @@ def _decision(
     state: WindowState | None = None,
     dropped: list[dict[str, Any]] | None = None,
     duplicates: int = 0,
+    lookalikes: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The recall as data: what came back and why (the words that matched), what was evicted for it, and
-    which pages of the copies it touched were dropped as no longer relevant."""
+    """The recall as data: what came back and why (the words that matched), what was evicted for it, which
+    pages of the copies it touched were dropped as no longer relevant, and which it left out as look-alikes."""
     by_source: dict[str, list[Hit]] = {}
     for hit in hits:
         by_source.setdefault(hit.page.segment_id, []).append(hit)
@@ -398,6 +402,7 @@ def _decision(
             for copy in recalled
         ],
         "dropped": list(dropped or []),
+        "lookalikes": list(lookalikes or []),  # about a close kind of what was asked: "sister" for "brother"
         "evicted": [
             {"id": s.id, "kind": s.kind.value, "cell": s.execution_count, "tokens": tokens(s),
              "how": "dropped: still in swap" if s.source else "paged out to swap"}

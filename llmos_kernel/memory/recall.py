@@ -242,6 +242,9 @@ class Ranker:
         self._units: tuple[list[int], Any] | None = None  # (page rowid of each unit, its cosine with the prompt)
         self._frequencies: dict[str, int] = {}
         self._lookalikes: dict[int, bool] = {}  # page rowid -> about a look-alike of what is asked (one prompt)
+        # Pages this ranking left out as look-alikes, with the noun asked and the page's word (for %context --json).
+        self.left_out: dict[int, tuple[PageRow, str, str]] = {}
+        self._why_left: dict[int, tuple[PageRow, str, str]] = {}
 
     def rank(self, prompt: str, context: Sequence[str] = (), resident: Sequence[str] = ()) -> list[Hit]:
         """The pages `prompt` needs, best first. `context`: recent prompts; `resident`: texts in the window
@@ -332,6 +335,7 @@ class Ranker:
             rows = {hit.page.rowid: hit.page for hit in lexical}
             rows.update((row.rowid, row) for row in self.swap.pages([rowid for rowid in similar if rowid not in rows]))
             banned = {rowid for rowid, row in rows.items() if self._lookalike(wanted, asked, row)}
+            self.left_out.update((rowid, self._why_left[rowid]) for rowid in banned)
             lexical = [hit for hit in lexical if hit.page.rowid not in banned]
             similar = {rowid: sim for rowid, sim in similar.items() if rowid not in banned}
         if not known and any(not self._frequency(term) for term in query_terms(prompt) if not self._common(term)):
@@ -372,7 +376,9 @@ class Ranker:
             said = {rowid: words for rowid, words in self._thesaurus_pages(prompt, members).items()
                     if rowid not in by_row}
             for row, sim in self._closeness_of(list(said)):
-                if sim >= floor and not (wanted and self._lookalike(wanted, query_terms(prompt), row)):
+                if sim >= floor and wanted and self._lookalike(wanted, query_terms(prompt), row):
+                    self.left_out[row.rowid] = self._why_left[row.rowid]
+                elif sim >= floor:
                     by_row[row.rowid] = Hit(row, max(0.5, closeness(sim)), said[row.rowid], 1, 0.0, sim, "thesaurus")
         return list(by_row.values())
 
@@ -431,12 +437,19 @@ class Ranker:
         from . import thesaurus
 
         if page.rowid not in self._lookalikes:
-            words = {word.lower() for word in _WORD.findall(page.text)}
+            words = [word.lower() for word in _WORD.findall(page.text)]
             said = [noun for noun in head_nouns(page.text) if not _inflected(noun, asked)]
-            self._lookalikes[page.rowid] = any(
-                not _inflected(noun, list(words)) and any(thesaurus.lookalike(noun, other) for other in said)
-                for noun in wanted)
+            pair = next(((noun, other) for noun in wanted if not _inflected(noun, words)
+                         for other in said if thesaurus.lookalike(noun, other)), None)
+            self._lookalikes[page.rowid] = pair is not None
+            if pair is not None:
+                self._why_left[page.rowid] = (page, *pair)
         return self._lookalikes[page.rowid]
+
+    def left_out_json(self) -> list[dict[str, object]]:
+        """The pages this ranking left out as look-alikes: which, and the word asked about and the page's own."""
+        return [{"segment_id": page.segment_id, "page": page.index, "cell": page.execution_count, "asked": asked,
+                 "said": said} for page, asked, said in self.left_out.values()]
 
     def _closeness_of(self, rowids: list[int]) -> list[tuple[PageRow, float]]:
         """These pages, each with its cosine with the prompt (its closest unit), closest first, at most a few

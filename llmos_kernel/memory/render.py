@@ -198,6 +198,12 @@ def _paging_lines(paging: dict[str, Any] | None) -> list[str]:
         said = f"cell [{item['cell']}] " if item.get("cell") is not None else ""
         lines.append(f"  last recall: {item['id']} ← {said}[{item['source']}]"
                      f" {_page_list(item['pages'], item['page_count'])} (matched {_why(item)})")
+    if last and not last.get("recalled"):
+        lines.append("  last recall: nothing")
+    for item in last.get("lookalikes", [])[:3]:
+        said = f"cell [{item['cell']}]" if item.get("cell") is not None else item["segment_id"]
+        lines.append(f"  left out as a look-alike: {said} page {item['page'] + 1}"
+                     f" ({item['said']}, asked about {item['asked']})")
     for item in last.get("evicted", []):
         lines.append(f"  evicted for it: {item['id']} ({item['kind']}, {plural(item['tokens'], 'token')},"
                      f" {item['how']})")

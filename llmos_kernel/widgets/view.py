@@ -262,6 +262,11 @@ def paging_of(snapshot: dict[str, Any]) -> Paging | None:
             line += f", evicting {plural(len(evicted), 'colder segment')}"
         if dropped:  # pages of earlier questions let go from the copies this recall rebuilt (still in swap)
             line += f", dropping {plural(dropped, 'page')} no longer relevant"
+    lookalikes = last.get("lookalikes") or []
+    if lookalikes:  # as %memory says it: which cells' pages were about a look-alike of what was asked
+        cells = ", ".join(dict.fromkeys(f"[{item['cell']}]" if item.get("cell") is not None else "-"
+                                        for item in lookalikes))
+        line = (line or "last recall: nothing") + f", leaving out {plural(len(lookalikes), 'look-alike')} ({cells})"
     totals = {"faults": 0, "pages_recalled": 0, "tokens_recalled": 0, "pages_evicted": 0, "thrashing": 0, **data}
     return Paging(int(data.get("faults", 0)), int(data.get("pages_recalled", 0)), int(data.get("pages_evicted", 0)),
                   int(data.get("thrashing", 0)), int(data.get("thrash_window_cells", 3)), line,
