@@ -20,6 +20,7 @@ start-up or typing path; until it exists pages are filed later and recall works 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import re
@@ -253,6 +254,12 @@ def _export_in_subprocess(path: Path) -> None:
         subprocess.run([sys.executable, "-c", code], check=True, timeout=_EXPORT_TIMEOUT,
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.replace(temporary, path)  # atomic: two kernels exporting at once both end with a whole file
+        # An export of another release or schema is 40 MB nobody reads any more (a kernel still holding one
+        # open keeps reading it: unlinking an open file is safe on POSIX, and fails harmlessly elsewhere).
+        for older in path.parent.glob("wordnet-nouns-*.sqlite"):
+            if older != path:
+                with contextlib.suppress(OSError):
+                    older.unlink()
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)

@@ -144,6 +144,16 @@ def test_concepts_live_in_the_session_store(tmp_path):
     store.close()
 
 
+def test_an_export_replaces_the_exports_of_older_releases(tmp_path):
+    older = tmp_path / "wordnet-nouns-0.0.22-3.sqlite"
+    older.write_bytes(b"an older release's export")
+    other = tmp_path / "notes.sqlite"
+    other.write_bytes(b"not ours")
+    path = tmp_path / thesaurus.database_path().name
+    thesaurus._export_in_subprocess(path)
+    assert path.stat().st_size > 1_000_000 and not older.exists() and other.exists()
+
+
 def test_a_recall_never_waits_for_an_export_in_progress(monkeypatch):
     # The background thread holds the load lock through an export (seconds, more on a loaded machine): the typing
     # path (export=False) goes on without a thesaurus instead of blocking the cell.
