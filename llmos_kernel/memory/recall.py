@@ -384,7 +384,8 @@ class Ranker:
 
     def _wanted(self, prompt: str) -> list[str]:
         """The things `prompt` asks about that may have look-alikes: its nouns naming people, animals, food,
-        body parts, illnesses or plants (thesaurus.CLOSE_KINDS), when the thesaurus is loaded. Every word placed
+        body parts, illnesses, plants, substances or fields of knowledge (thesaurus.CLOSE_KINDS), when the
+        thesaurus is loaded. Every word placed
         as a noun, not only the heads: "my brother work" is a noun and its verb."""
         from . import thesaurus
 

@@ -56,9 +56,11 @@ TOPS = "noun.Tops"
 # (male sibling, kinsman), "husband" and "wife" at "spouse" one level up. Further up everything is alike.
 NEAR = 3
 # The kinds whose look-alikes a question rules out: a brother is not the sister, tea is not coffee, a knee is
-# not an elbow. Not places or objects: a question says "town" for a city and "device" for a controller, which
-# WordNet files as near kinds, not as one and its kind (measured: both cost answerable questions).
-CLOSE_KINDS = ("noun.person", "noun.animal", "noun.food", "noun.body", "noun.state", "noun.plant")
+# not an elbow, sodium is not potassium, chemistry is not physics. Not places or objects: a question says "town"
+# for a city and "device" for a controller, which WordNet files as near kinds, not as one and its kind; nor acts
+# or communication, whose nouns are verbs too ("play", "work"): measured, each cost answerable questions.
+CLOSE_KINDS = ("noun.person", "noun.animal", "noun.food", "noun.body", "noun.state", "noun.plant", "noun.substance",
+               "noun.cognition")
 # WordNet's own rules for a noun's base form ("morphy"), tried in order; irregular plurals come from its
 # exception list (noun.exc, exported with the rest).
 _ENDINGS = (("s", ""), ("ses", "s"), ("ves", "f"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"),
@@ -135,7 +137,8 @@ def lookalike(noun: str, other: str) -> bool:
     "coffee" for "tea", "wife" for "husband", "nurse" for "doctor". A page about the one does not answer a
     question about the other (the right topic, a fact never told), however close their meaning is.
 
-    Close: what the two mostly mean (first senses, things of KINDS) are both kinds of one concept, at most
+    Close: what the two mostly mean (first senses) are things of one kind of CLOSE_KINDS (two people, two
+    foods, two substances), both kinds of one concept, at most
     NEAR levels up from each and at about the same depth, and that concept is not one of WordNet's top kinds
     ("person", "food": a friend and a neighbour are too loosely alike to rule a page out). Not when either is
     a kind of the other or they share a sense: "sibling" stays a word for "sister", "partner" for "wife"."""
@@ -144,8 +147,8 @@ def lookalike(noun: str, other: str) -> bool:
     mine, theirs = _senses(noun.lower()), _senses(other.lower())
     if not mine or not theirs or set(mine) & set(theirs):
         return False
-    if mine[0][1] not in KINDS or theirs[0][1] not in KINDS:
-        return False
+    if mine[0][1] not in CLOSE_KINDS or theirs[0][1] != mine[0][1]:
+        return False  # two things of one kind: a person and a person, a food and a food
     if any(sense in _ancestors(other_sense, DEPTH) for sense, _ in mine for other_sense, _ in theirs[:OWN_SENSES]) \
             or any(sense in _ancestors(own, DEPTH) for sense, _ in theirs for own, _ in mine[:OWN_SENSES]):
         return False

@@ -167,7 +167,8 @@ def test_a_recall_never_waits_for_an_export_in_progress(monkeypatch):
 
 @pytest.mark.parametrize(("noun", "other"), [("brother", "sister"), ("tea", "coffee"), ("husband", "wife"),
                                              ("teacher", "nurse"), ("knee", "elbow"), ("dog", "cat"),
-                                             ("uncle", "sister"), ("flu", "cold")])
+                                             ("uncle", "sister"), ("flu", "cold"), ("sodium", "potassium"),
+                                             ("chemistry", "physics")])
 def test_a_close_kind_of_the_thing_is_a_lookalike(noun, other):
     assert thesaurus.lookalike(noun, other) and thesaurus.lookalike(other, noun)
 
@@ -176,15 +177,17 @@ def test_a_close_kind_of_the_thing_is_a_lookalike(noun, other):
     ("sibling", "sister"), ("relatives", "daughter"), ("spouse", "partner"), ("wife", "partner"),  # it or its kind
     ("pets", "cat"), ("drink", "coffee"),  # WordNet files a cat as no pet: unrelated, not alike
     ("friend", "neighbour"),  # alike only as persons: too loose to rule a page out
-    ("brother", "brothers"), ("brother", "nicely")])
+    ("brother", "brothers"), ("brother", "nicely"),
+    ("play", "concert"), ("week", "month"), ("weekend", "saturday"),  # acts and times: not kinds with look-alikes
+    ("teacher", "chemistry")])  # a person and a field: two kinds of thing
 def test_the_thing_its_kinds_and_loose_relations_are_not_lookalikes(noun, other):
     assert not thesaurus.lookalike(noun, other)
 
 
-def test_only_people_animals_food_bodies_illnesses_and_plants_have_lookalikes():
+def test_only_people_animals_food_bodies_illnesses_plants_substances_and_fields_have_lookalikes():
     # A question says "town" for a city and "device" for a controller: WordNet's near kinds, not one and its kind.
-    assert all(map(thesaurus.closely_kinded, ["brother", "dog", "tea", "knee", "flu", "fern"]))
-    assert not any(map(thesaurus.closely_kinded, ["town", "device", "instrument", "year", "nicely"]))
+    assert all(map(thesaurus.closely_kinded, ["brother", "dog", "tea", "knee", "flu", "fern", "sodium", "physics"]))
+    assert not any(map(thesaurus.closely_kinded, ["town", "device", "instrument", "year", "nicely", "work", "play"]))
 
 
 def test_head_nouns_leave_out_names_and_the_words_that_modify_a_noun():
