@@ -342,6 +342,7 @@ class Run:
     plan_ms: float | None = None  # median time to rank swap for one question (the recall's planning cost)
     thrashing: int | None = None
     seconds: float = 0.0
+    lookalikes: dict[str, list[int]] = field(default_factory=dict)  # pages left out as look-alikes, per question
 
     def rate(self, kind: str) -> float:
         values = self.hits.get(kind, [])
@@ -606,8 +607,12 @@ def run_kernel(session: Session, server: OpenAIServer, share: float, system: str
             kernel.execute(question.text, cell_id=f"question-{n}").check()
             body = server.requests[before]["body"]
             score(run, question, body)
-            if question.kind.startswith("abstention") and system != "lru, no recall":
+            abstention = question.kind.startswith("abstention") and system != "lru, no recall"
+            if abstention or system == "llmos paging":
                 paging = json.loads(kernel.execute("%context --json").check().text()).get("paging") or {}
+                # Pages the ranker left out as look-alikes of what was asked (recall.py), per question.
+                run.lookalikes.setdefault(question.kind, []).append(len(paging.get("lookalikes") or []))
+            if abstention:
                 run.hits[question.kind][-1] = not paging.get("recalled")
                 if paging.get("recalled") and system == "llmos paging":
                     signals = [match["signal"] for item in paging["recalled"] for match in item.get("match", [])]
