@@ -34,6 +34,7 @@ per page; BM25 is additive over words, so weighting words differently stays exac
   on that side of it, the nearest in time first, with the anchor's page.
 
 Each step can be switched off (RecallOptions), which is how benchmarks/bench_paging.py measures what it adds.
+How a question is read (its names, nouns, sets, yes/no, what it rules out) is questions.py's job.
 """
 
 from __future__ import annotations
@@ -44,7 +45,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .swap import STOPWORDS, PageRow, Swap, query_terms
+from .questions import (
+    EARLIEST,
+    LATEST,
+    NOT_BRIDGES,
+    WORD,
+    asks_for_set,
+    asks_yes_no,
+    entities,
+    head_nouns,
+    inflected,
+    nouns,
+    ruled_out,
+)
+from .swap import PageRow, Swap, query_terms
 
 ENTITY_WEIGHT = 2.0
 # A word swap has never seen weighs this share of its (maximal) IDF, unless it is a name: questions use words
@@ -56,17 +70,11 @@ COMMON_SHARE = 0.2
 COMMON_FLOOR = 50  # in a swap of fewer pages no word is common: a few pages cannot show it
 ANCHORS = 3  # rarest words of a question without names, of which a page must carry half the weight
 NAME_COVERAGE = 0.6  # of the weight of the names a question uses: two equally rare names both, or the rarer
-_WORD = re.compile(r"\w+")
-_SENTENCE_START = re.compile(r"(?:^|[.!?:;\n]\s*)$")
 SEMANTIC_FLOOR = 0.38  # cosine a page must reach on meaning alone (all-MiniLM-L6-v2; measured on the benchmark)
 SEMANTIC_MARGIN = 0.08  # and no further than this below the best page, unless the question asks for all
 SEMANTIC_TOP = 64  # pages looked at by meaning, at most
 PENDING = 16  # pages without a vector that a recall embeds itself, at most (on the typing path: bounded)
 FRESH = 8  # best lexical pages not embedded yet that a recall embeds itself (bounded: it is on the typing path)
-_ALL = re.compile(r"\b(all|every|each|list|how many|how much in total|total|which .* ever|everything)\b",
-                  re.IGNORECASE)
-_EARLIEST = re.compile(r"\b(first|earliest|originally|original|initially|at first|before|used to|previous|old)\b",
-                       re.IGNORECASE)
 # "Who was my manager before Sofia?": the part after the word is an anchor in time, not what is asked about.
 _ANCHOR = re.compile(r"\b(?P<side>before|after|until|since|prior to)\s+(?P<anchor>[^?!.,;]{2,80})", re.IGNORECASE)
 # "look after", "named after", "ask after": the word is part of a verb there, not a point in time.
@@ -80,39 +88,6 @@ ALTERNATIVE_SHARE = 0.05  # a word filed under the noun on more pages than this 
 SET_FLOOR = 0.2  # cosine a page needs to join a question about a set ("list all", "first"), near the best
 SET_COVERAGE = 0.25  # of the gate words' weight, for a page to answer a question about a set
 SET_MARGIN = 0.4  # and no further below the best page than this
-_LATEST = re.compile(r"\b(now|currently|latest|most recent(ly)?|last|these days|today|still)\b", re.IGNORECASE)
-# "Which animals live with us?", "what foods", "which of my relatives": a plural asked about is a set too.
-# Not a verb after a singular noun: "which food makes the owner ill" asks for one thing (an -s word followed by
-# a determiner or a pronoun is a verb taking its object, not the noun asked about).
-_PLURAL = re.compile(r"\b(?:which|what)\s+(?:of\b|(?:\w+\s+)?\w{3,}[^s\W]s\b(?!\s+(?:the|a|an|my|me|our|us|your"
-                     r"|his|her|their|them|him|it|its|this|that|these|those)\b))", re.IGNORECASE)
-# A sentence asking memory something ("which pets do we have", "list all the cities", "what was the original
-# deadline") against one asking for help with code ("how do I keep the original order", "sort a list of tuples",
-# "drop all rows"): only the first makes a question about a set. Measured: the words of _ALL and _EARLIEST are
-# everywhere in code requests, and each one made a chatty notebook's code question recall 15-32 pages.
-_SENTENCE = re.compile(r"[^.!?;:\n]+")
-_ASKS = re.compile(r"^\W*(?:(?:and|so|ok|okay|also|then|now|but)\W+)*(?:(?:for|in|on|at|from|to|with|since|by)\s+)?"
-                   r"(?:what|which|who|whom|whose|where|when|why|how"
-                   r"|did|do|does|have|has|had|was|were|is|are|list|name|tell me|remind me)\b", re.IGNORECASE)
-_HOW_TO = re.compile(r"^\W*(?:(?:and|so|ok|okay|also|then|now|but)\W+)*(?:how (?:do|does|did|can|could|should|would"
-                     r"|to|is|are)\b|(?:can|could|would|will) you\b|show me\b|please\b|help\b)", re.IGNORECASE)
-# A question answered yes or no ("Is my sister a doctor?", "did we ever get a dog?"): it proposes an answer.
-_YES_NO = re.compile(r"^\W*(?:(?:and|so|ok|okay|also|then|now|but)\W+)*(?:is|are|was|were|do|does|did|has|have|had"
-                     r"|can|could|will|would|should)\b", re.IGNORECASE)
-# The words a question excludes: up to three after "not", "n't", "apart from", "other than", "except", ...
-_NEGATED = re.compile(r"(?:\b(?:not|never|no|except|excluding|besides|without|apart from|other than|instead of"
-                      r"|rather than|but)|n[\'’]t)\s+((?:\w+\s+){0,2}\w+)", re.IGNORECASE)
-_DETERMINERS = frozenset(("my", "our", "the", "a", "an", "any", "which", "what", "whose", "his", "her", "their",
-                          "your", "all", "many", "much", "these", "those", "this", "that", "some", "every", "each",
-                          "of"))
-# Capitalized, so names to entities(), but no one a second hop can lead to: "the team lunch on Friday" names no
-# person whose other pages answer the question, and every page said on a Friday would come with it.
-# (Spelled out: the calendar module's names follow the locale.)
-_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_NOT_BRIDGES = frozenset(
-    [*_DAYS, *(day + "s" for day in _DAYS), "january", "february", "march", "april", "may", "june", "july",
-     "august", "september", "october", "november", "december", "dr", "mr", "mrs", "ms", "prof", "sir", "i"])
-_IDENTIFIER = re.compile(r"^(?=\w*[a-z])(?=\w*\d)\w+$", re.IGNORECASE)
 
 
 @dataclass
@@ -148,82 +123,6 @@ class Hit:
                 "coverage": round(self.coverage, 3), "match": list(self.terms), "hop": self.hop,
                 "signal": self.signal,
                 "similarity": None if self.similarity is None else round(self.similarity, 3)}
-
-
-def entities(text: str) -> list[str]:
-    """Names in `text`, lower-cased: capitalized words not opening a sentence (or opening one but followed by
-    another capitalized word: "Lena Voss moved"), and identifiers mixing letters and digits (`zebra0qux`)."""
-    found: list[str] = []
-    words = list(_WORD.finditer(text))
-    for position, match in enumerate(words):
-        word = match.group(0)
-        if _IDENTIFIER.match(word):
-            found.append(word.lower())
-            continue
-        if not word[:1].isupper() or len(word) < 2 or word.lower() in STOPWORDS:
-            continue
-        opening = bool(_SENTENCE_START.search(text[: match.start()]))
-        following = words[position + 1] if position + 1 < len(words) else None
-        joined = following is not None and text[match.end() : following.start()] == " "
-        if not opening or joined and following.group(0)[:1].isupper():
-            found.append(word.lower())
-    return list(dict.fromkeys(found))
-
-
-def asks_for_set(prompt: str, earliest: bool = True) -> bool:
-    """Whether `prompt` asks memory about a set: all of something ("list all", "how many", "which animals") or
-    the first of several ("which did we get first", "the original deadline"), in a sentence that asks memory
-    rather than asks for help with code."""
-    for sentence in _SENTENCE.findall(prompt):
-        if not (_ALL.search(sentence) or _PLURAL.search(sentence) or earliest and _EARLIEST.search(sentence)):
-            continue
-        if _ASKS.match(sentence) and not _HOW_TO.match(sentence):
-            return True
-    return False
-
-
-def nouns(prompt: str) -> list[str]:
-    """The words of `prompt` placed as nouns ("my spouse", "which of my relatives", "what health problems":
-    after a determiner, a possessive or a question word, at most one word between), and each pair of them
-    ("health problems"). Verbs ("pay", "open", "use") stay out: their noun senses are other things."""
-    words = [word.lower() for word in _WORD.findall(prompt)]
-    found = [word for index, word in enumerate(words)
-             if word not in STOPWORDS and len(word) > 2 and not word.isdigit()
-             and (index and words[index - 1] in _DETERMINERS
-                  or index > 1 and words[index - 2] in _DETERMINERS and words[index - 1] not in _DETERMINERS)]
-    pairs = [f"{a} {b}" for a, b in zip(found, found[1:], strict=False) if f"{a} {b}" in " ".join(words)]
-    return pairs + found
-
-
-def head_nouns(text: str) -> list[str]:
-    """The words of `text` that may be nouns heading what they are in: lower-case content words (not names),
-    less those placed before a word placed as a noun (nouns(): after a determiner, at most one word between),
-    which modify it: "coffee" of "we drink coffee", "orchestra" of "the youth orchestra", not "youth"."""
-    words = _WORD.findall(text)
-    lower = [word.lower() for word in words]
-
-    def content(index: int) -> bool:
-        word = lower[index]
-        return word not in STOPWORDS and len(word) > 2 and word.isalpha() and words[index] == word
-
-    def placed(index: int) -> bool:
-        return content(index) and (index > 0 and lower[index - 1] in _DETERMINERS
-                                   or index > 1 and lower[index - 2] in _DETERMINERS
-                                   and lower[index - 1] not in _DETERMINERS)
-
-    return list(dict.fromkeys(lower[index] for index in range(len(words))
-                              if content(index) and not (index + 1 < len(words) and placed(index + 1))))
-
-
-def _inflected(word: str, words: Sequence[str]) -> bool:
-    """Whether `word` shares its stem with one of `words` ("order" for "orders", "mugful" for "mugs": the
-    index stems words, so it would match the question's own word), a part of a hyphenated word included."""
-    for part in word.split("-"):
-        for other in words:
-            stem = other[: max(3, len(other) - 3)]
-            if part == other or len(part) >= 3 and (part.startswith(stem) or other.startswith(part)):
-                return True
-    return False
 
 
 def worded(hits: Sequence[Hit]) -> list[Hit]:
@@ -392,10 +291,10 @@ class Ranker:
         if thesaurus.loaded() is None:
             return []
         # "Which of our pets is not a cat?", "apart from the cat": the cat's look-alikes are what is asked for.
-        negated = {word.lower() for match in _NEGATED.finditer(prompt) for word in _WORD.findall(match.group(1))}
+        negated = ruled_out(prompt)
         wanted = [noun for noun in nouns(prompt)
                   if " " not in noun and noun not in negated and thesaurus.closely_kinded(noun)]
-        if any(_YES_NO.match(sentence) for sentence in _SENTENCE.findall(prompt)):
+        if asks_yes_no(prompt):
             # "Is my sister a doctor?": a page on her as a nurse answers it (no). Only what the question is about,
             # its first noun, rules a look-alike out ("Is my brother a nurse?" and the sister's page).
             return wanted[:1]
@@ -426,7 +325,7 @@ class Ranker:
             for word in said:
                 spread[word] = spread.get(word, 0) + 1
         limit = ALTERNATIVE_SHARE * self._total if self._total >= COMMON_FLOOR else math.inf
-        kept = {word for word, count in spread.items() if count <= limit and not _inflected(word, words)}
+        kept = {word for word, count in spread.items() if count <= limit and not inflected(word, words)}
         return {rowid: [word for word in said if word in kept] for rowid, said in pages.items()
                 if any(word in kept for word in said)}
 
@@ -438,9 +337,9 @@ class Ranker:
         from . import thesaurus
 
         if page.rowid not in self._lookalikes:
-            words = [word.lower() for word in _WORD.findall(page.text)]
-            said = [noun for noun in head_nouns(page.text) if not _inflected(noun, asked)]
-            pair = next(((noun, other) for noun in wanted if not _inflected(noun, words)
+            words = [word.lower() for word in WORD.findall(page.text)]
+            said = [noun for noun in head_nouns(page.text) if not inflected(noun, asked)]
+            pair = next(((noun, other) for noun in wanted if not inflected(noun, words)
                          for other in said if thesaurus.lookalike(noun, other)), None)
             self._lookalikes[page.rowid] = pair is not None
             if pair is not None:
@@ -505,9 +404,9 @@ class Ranker:
         """+1: newer wins among equals (the default); -1: older wins ("first", "originally"); 2: "now"."""
         if not self.options.temporal:
             return 1.0
-        if _EARLIEST.search(prompt):
+        if EARLIEST.search(prompt):
             return -1.0
-        return 2.0 if _LATEST.search(prompt) else 1.0
+        return 2.0 if LATEST.search(prompt) else 1.0
 
     def _gate(self, weights: dict[str, float], known: list[str]) -> tuple[dict[str, float], float]:
         """The words a page must carry, and what share of their weight.
@@ -581,7 +480,7 @@ class Ranker:
         found: list[str] = []
         for text in texts:
             for paragraph in text.split("\n\n"):
-                words = {word.lower() for word in _WORD.findall(paragraph)}
+                words = {word.lower() for word in WORD.findall(paragraph)}
                 if len(rare & words) >= 2:
                     found += [name for name in entities(paragraph) if name not in terms]
         return found
@@ -600,7 +499,7 @@ class Ranker:
         found: dict[int, Hit] = {}
         for strength, mentioned in origins:
             names = [name for name in dict.fromkeys(mentioned)
-                     if name not in query and name not in _NOT_BRIDGES and self._frequency(name)
+                     if name not in query and name not in NOT_BRIDGES and self._frequency(name)
                      and not self._common(name)]
             if not names:
                 continue

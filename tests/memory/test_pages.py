@@ -8,7 +8,7 @@ import pytest
 
 from llmos_kernel.memory import Kind, Segment
 from llmos_kernel.memory.pages import GAP, excerpt, page_text, split_pages
-from llmos_kernel.memory.recall import entities
+from llmos_kernel.memory.questions import entities
 
 
 def test_short_paragraphs_are_packed_and_long_ones_cut_at_sentences():

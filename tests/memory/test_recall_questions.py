@@ -1,10 +1,12 @@
-"""Which prompts ask memory about a set (recall.asks_for_set, _PLURAL): pure logic, no model."""
+"""Which prompts ask memory about a set (questions.asks_for_set, _PLURAL): pure logic, no model; and how the
+ranker (recall.py) answers some of them."""
 
 from __future__ import annotations
 
 import pytest
 
-from llmos_kernel.memory.recall import _PLURAL, Ranker, RecallOptions, asks_for_set
+from llmos_kernel.memory.questions import _PLURAL, asks_for_set
+from llmos_kernel.memory.recall import Ranker, RecallOptions
 from llmos_kernel.memory.segments import Kind, Segment
 from llmos_kernel.memory.swap import Swap
 

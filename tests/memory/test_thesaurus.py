@@ -14,7 +14,8 @@ import sys
 import pytest
 
 from llmos_kernel.memory import thesaurus
-from llmos_kernel.memory.recall import Ranker, RecallOptions, _inflected, head_nouns, nouns
+from llmos_kernel.memory.questions import head_nouns, inflected, nouns
+from llmos_kernel.memory.recall import Ranker, RecallOptions
 from llmos_kernel.memory.segments import Kind, Segment
 from llmos_kernel.memory.swap import Swap
 
@@ -68,8 +69,8 @@ def test_nouns_are_the_words_placed_as_nouns():
 
 
 def test_an_inflection_of_the_questions_own_word_is_left_to_the_lexical_path():
-    assert _inflected("order", ["orders"]) and _inflected("mugful", ["mugs"]) and _inflected("by-product", ["product"])
-    assert not _inflected("partner", ["spouse"])
+    assert inflected("order", ["orders"]) and inflected("mugful", ["mugs"]) and inflected("by-product", ["product"])
+    assert not inflected("partner", ["spouse"])
 
 
 def swap_of(*texts: str, chatter: int = 0, wrap: bool = True) -> Swap:
