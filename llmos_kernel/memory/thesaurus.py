@@ -137,8 +137,8 @@ def lookalike(noun: str, other: str) -> bool:
     "coffee" for "tea", "wife" for "husband", "nurse" for "doctor". A page about the one does not answer a
     question about the other (the right topic, a fact never told), however close their meaning is.
 
-    Close: what the two mostly mean (first senses) are things of one kind of CLOSE_KINDS (two people, two
-    foods, two substances), both kinds of one concept, at most
+    Close: what the question's noun mostly means (its first sense) is of CLOSE_KINDS (a person, a food, a
+    substance, a field), the other word's is a thing too (KINDS or those), both kinds of one concept, at most
     NEAR levels up from each and at about the same depth, and that concept is not one of WordNet's top kinds
     ("person", "food": a friend and a neighbour are too loosely alike to rule a page out). Not when either is
     a kind of the other or they share a sense: "sibling" stays a word for "sister", "partner" for "wife"."""
@@ -147,8 +147,8 @@ def lookalike(noun: str, other: str) -> bool:
     mine, theirs = _senses(noun.lower()), _senses(other.lower())
     if not mine or not theirs or set(mine) & set(theirs):
         return False
-    if mine[0][1] not in CLOSE_KINDS or theirs[0][1] != mine[0][1]:
-        return False  # two things of one kind: a person and a person, a food and a food
+    if mine[0][1] not in CLOSE_KINDS or theirs[0][1] not in (*KINDS, *CLOSE_KINDS):
+        return False
     if any(sense in _ancestors(other_sense, DEPTH) for sense, _ in mine for other_sense, _ in theirs[:OWN_SENSES]) \
             or any(sense in _ancestors(own, DEPTH) for sense, _ in theirs for own, _ in mine[:OWN_SENSES]):
         return False
