@@ -9,6 +9,7 @@ per page; BM25 is additive over words, so weighting words differently stays exac
   every page that shares a common word with it (abstention).
 - Two hops: a question that names no one memory knows ("the owner of the red canoe") takes the names that its
   best pages mention and looks those up too, so the fact about the owner comes back with the fact naming them.
+  A day, a month or a title names no one (questions.NOT_BRIDGES).
 - Recency: among pages of about the same relevance the newer wins, so an update outranks the fact it replaced.
 - Recent conversation: words of the last prompts add a small bonus (never pass the gate on their own).
 - Meaning (embed.py): the question's embedding against each page's units (the page and its sentences; a page
@@ -20,9 +21,11 @@ per page; BM25 is additive over words, so weighting words differently stays exac
 - Kinds of things (thesaurus.py): a noun the question uses and memory never saw ("my spouse", "which
   relatives") finds the pages swap filed under it by WordNet ("my partner", "my son", "Grandpa") when their
   meaning agrees, at a lower floor than meaning alone: the relation is evidence of its own.
-- Look-alikes (thesaurus.py too): a page about a close kind of a person, animal, food, body part or illness the
-  question asks about and the page does not name ("my sister" for "my brother", coffee for tea) goes before
-  anything is measured against it: the right topic and a fact never told answers nothing.
+- Look-alikes (thesaurus.py too): a page about a close kind of a person, animal, food, body part, illness,
+  plant, substance or field the question asks about and the page does not name ("my sister" for "my brother",
+  coffee for tea) goes before anything is measured against it: the right topic and a fact never told answers
+  nothing. A yes/no question rules out look-alikes of its first noun only, and a thing it rules out has none.
+  `%context --json` lists the pages left out (Ranker.left_out).
 - Sets: a question about a set ("list all", "how many", "which animals", "which ... first") needs every
   member, and members are less alike the question than one fact is to a pointed one. Once the question has
   found something, pages down to SET_FLOOR near the best come along, and any of its rarest words passes the
@@ -284,8 +287,8 @@ class Ranker:
     def _wanted(self, prompt: str) -> list[str]:
         """The things `prompt` asks about that may have look-alikes: its nouns naming people, animals, food,
         body parts, illnesses, plants, substances or fields of knowledge (thesaurus.CLOSE_KINDS), when the
-        thesaurus is loaded. Every word placed
-        as a noun, not only the heads: "my brother work" is a noun and its verb."""
+        thesaurus is loaded. Every word placed as a noun, not only the heads: "my brother work" is a noun and
+        its verb."""
         from . import thesaurus
 
         if thesaurus.loaded() is None:
