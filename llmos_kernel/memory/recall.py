@@ -146,7 +146,6 @@ class Ranker:
         self._lookalikes: dict[int, bool] = {}  # page rowid -> about a look-alike of what is asked (one prompt)
         # Pages this ranking left out as look-alikes, with the noun asked and the page's word (for %context --json).
         self.left_out: dict[int, tuple[PageRow, str, str]] = {}
-        self._why_left: dict[int, tuple[PageRow, str, str]] = {}
 
     def rank(self, prompt: str, context: Sequence[str] = (), resident: Sequence[str] = ()) -> list[Hit]:
         """The pages `prompt` needs, best first. `context`: recent prompts; `resident`: texts in the window
@@ -230,17 +229,16 @@ class Ranker:
             return lexical  # no model: words alone, as before
         floor = self.options.semantic_floor
         wanted = self._wanted(prompt) if self.options.thesaurus else []
+        asked = query_terms(prompt)
         if wanted:
             # Pages about a look-alike go before anything is measured against them: the best of the rest decides
             # whether a set follows and how near the best a page must be.
-            asked = query_terms(prompt)
             rows = {hit.page.rowid: hit.page for hit in lexical}
             rows.update((row.rowid, row) for row in self.swap.pages([rowid for rowid in similar if rowid not in rows]))
             banned = {rowid for rowid, row in rows.items() if self._lookalike(wanted, asked, row)}
-            self.left_out.update((rowid, self._why_left[rowid]) for rowid in banned)
             lexical = [hit for hit in lexical if hit.page.rowid not in banned]
             similar = {rowid: sim for rowid, sim in similar.items() if rowid not in banned}
-        if not known and any(not self._frequency(term) for term in query_terms(prompt) if not self._common(term)):
+        if not known and any(not self._frequency(term) for term in asked if not self._common(term)):
             # A word memory has never seen says what the question is about ("film" in "my favourite film"):
             # pages sharing only its other words ("favourite tea") must be close in meaning to come back.
             lexical = [hit for hit in lexical if similar.get(hit.page.rowid, 0.0) >= floor]
@@ -278,9 +276,7 @@ class Ranker:
             said = {rowid: words for rowid, words in self._thesaurus_pages(prompt, members).items()
                     if rowid not in by_row}
             for row, sim in self._closeness_of(list(said)):
-                if sim >= floor and wanted and self._lookalike(wanted, query_terms(prompt), row):
-                    self.left_out[row.rowid] = self._why_left[row.rowid]
-                elif sim >= floor:
+                if sim >= floor and not (wanted and self._lookalike(wanted, asked, row)):
                     by_row[row.rowid] = Hit(row, max(0.5, closeness(sim)), said[row.rowid], 1, 0.0, sim, "thesaurus")
         return list(by_row.values())
 
@@ -336,7 +332,8 @@ class Ranker:
         """Whether `page` is about a close kind of a thing the question asks about and does not name
         (thesaurus.lookalike): "my brother's job" and a page on the sister's, "my first teacher" and one on
         a nurse. The right topic and a fact never told: however close in meaning or in words, such a page
-        answers nothing, and what comes with it (the rest of a set, a second hop) would be more of the same."""
+        answers nothing, and what comes with it (the rest of a set, a second hop) would be more of the same.
+        Such a page is recorded in `left_out`, with the two words."""
         from . import thesaurus
 
         if page.rowid not in self._lookalikes:
@@ -346,7 +343,7 @@ class Ranker:
                          for other in said if thesaurus.lookalike(noun, other)), None)
             self._lookalikes[page.rowid] = pair is not None
             if pair is not None:
-                self._why_left[page.rowid] = (page, *pair)
+                self.left_out[page.rowid] = (page, *pair)
         return self._lookalikes[page.rowid]
 
     def left_out_json(self) -> list[dict[str, object]]:

@@ -95,24 +95,25 @@ def test_a_noun_the_notebook_never_used_finds_its_kind_by_the_thesaurus():
     assert not any(fact in hit.page.text for hit in Ranker(swap, RecallOptions(thesaurus=False)).rank(question))
 
 
+RELATIVES = ["My son got a hamster named Pip from his friend.", "My daughter Lucia plays the cello.",
+             "Grandpa Tomas turns ninety in October.", "My sister Maria just started as a nurse."]
+
+
+def recalls_every_relative(swap: Swap, options: RecallOptions | None = None) -> bool:
+    texts = [hit.page.text for hit in Ranker(swap, options).rank("Which of my relatives have I mentioned?")]
+    return all(any(fact in text for text in texts) for fact in RELATIVES)
+
+
 def test_a_question_about_a_set_recalls_every_member():
-    relatives = ["My son got a hamster named Pip from his friend.", "My daughter Lucia plays the cello.",
-                 "Grandpa Tomas turns ninety in October.", "My sister Maria just started as a nurse."]
-    swap = swap_of(*relatives, "The staging database lives on host db-stage-07.", chatter=20)
-    texts = [hit.page.text for hit in Ranker(swap).rank("Which of my relatives have I mentioned?")]
-    assert all(any(fact in text for text in texts) for fact in relatives)
-    without = [hit.page.text for hit in Ranker(swap, RecallOptions(thesaurus=False)).rank(
-        "Which of my relatives have I mentioned?")]
-    assert not all(any(fact in text for text in without) for fact in relatives)
+    swap = swap_of(*RELATIVES, "The staging database lives on host db-stage-07.", chatter=20)
+    assert recalls_every_relative(swap)
+    assert not recalls_every_relative(swap, RecallOptions(thesaurus=False))
 
 
 def test_every_member_of_a_set_even_when_the_notebook_once_said_its_name():
     # "relatives" was said once, on a page about presents: a set's members are still named by their kinds.
-    relatives = ["My son got a hamster named Pip from his friend.", "My daughter Lucia plays the cello.",
-                 "Grandpa Tomas turns ninety in October.", "My sister Maria just started as a nurse."]
-    swap = swap_of(*relatives, "December is expensive: too many relatives to buy presents for.", chatter=20)
-    texts = [hit.page.text for hit in Ranker(swap).rank("Which of my relatives have I mentioned?")]
-    assert all(any(fact in text for text in texts) for fact in relatives)
+    swap = swap_of(*RELATIVES, "December is expensive: too many relatives to buy presents for.", chatter=20)
+    assert recalls_every_relative(swap)
 
 
 @pytest.mark.parametrize("question", ["How old is our dog?", "What colour is my front door?", "What is my shoe size?"])
