@@ -343,6 +343,8 @@ class Run:
     thrashing: int | None = None
     seconds: float = 0.0
     lookalikes: dict[str, list[int]] = field(default_factory=dict)  # pages left out as look-alikes, per question
+    # Per question: 1 when the pages found gave none of the kind of answer asked (answers.py), so none came back.
+    unanswered: dict[str, list[int]] = field(default_factory=dict)
 
     def rate(self, kind: str) -> float:
         values = self.hits.get(kind, [])
@@ -612,6 +614,7 @@ def run_kernel(session: Session, server: OpenAIServer, share: float, system: str
                 paging = json.loads(kernel.execute("%context --json").check().text()).get("paging") or {}
                 # Pages the ranker left out as look-alikes of what was asked (recall.py), per question.
                 run.lookalikes.setdefault(question.kind, []).append(len(paging.get("lookalikes") or []))
+                run.unanswered.setdefault(question.kind, []).append(int(bool(paging.get("unanswered"))))
             if abstention:
                 run.hits[question.kind][-1] = not paging.get("recalled")
                 if paging.get("recalled") and system == "llmos paging":

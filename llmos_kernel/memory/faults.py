@@ -124,6 +124,7 @@ class Pager:
         ranker = Ranker(state.swap, state.recall_options)
         hits = ranker.rank(prompt, self._context(), resident)
         lookalikes = ranker.left_out_json()
+        unanswered = ranker.unanswered
         if only is not None:
             hits = [hit for hit in hits if hit.page.segment_id in only]
         # A page saying (nearly) word for word what the window already holds adds nothing (a repeated report,
@@ -135,7 +136,7 @@ class Pager:
         hits = [hit for hit in hits if not _already_said(hit.page.text, window_pairs)]
         budget = state.recall_budget
         if not hits:
-            self.last = _decision(hits, [], [], 0, budget, lookalikes=lookalikes)
+            self.last = _decision(hits, [], [], 0, budget, lookalikes=lookalikes, unanswered=unanswered)
             return []
         relevant: dict[str, set[int]] = {}
         for hit in hits:
@@ -376,9 +377,11 @@ def _decision(
     dropped: list[dict[str, Any]] | None = None,
     duplicates: int = 0,
     lookalikes: list[dict[str, Any]] | None = None,
+    unanswered: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The recall as data: what came back and why (the words that matched), what was evicted for it, which
-    pages of the copies it touched were dropped as no longer relevant, and which it left out as look-alikes."""
+    pages of the copies it touched were dropped as no longer relevant, which it left out as look-alikes, and the
+    kind of answer asked for that none of the pages found gave (then nothing was recalled)."""
     by_source: dict[str, list[Hit]] = {}
     for hit in hits:
         by_source.setdefault(hit.page.segment_id, []).append(hit)
@@ -403,6 +406,7 @@ def _decision(
         ],
         "dropped": list(dropped or []),
         "lookalikes": list(lookalikes or []),  # about a close kind of what was asked: "sister" for "brother"
+        "unanswered": dict(unanswered) if unanswered else None,  # {"wanted": "a clock time", "pages": 2}
         "evicted": [
             {"id": s.id, "kind": s.kind.value, "cell": s.execution_count, "tokens": tokens(s),
              "how": "dropped: still in swap" if s.source else "paged out to swap"}

@@ -48,6 +48,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .answers import asked_for, gives
 from .questions import (
     EARLIEST,
     LATEST,
@@ -106,6 +107,7 @@ class RecallOptions:
     semantic_floor: float = SEMANTIC_FLOOR
     temporal: bool = True  # "first"/"originally" prefer older pages, "now"/"latest" newer ones
     thesaurus: bool = True  # pages filed by WordNet under a noun the question uses (thesaurus.py)
+    answer_kinds: bool = True  # a question asking for a time, an amount, a name, ... needs a page giving one
 
 
 @dataclass
@@ -146,14 +148,25 @@ class Ranker:
         self._lookalikes: dict[int, bool] = {}  # page rowid -> about a look-alike of what is asked (one prompt)
         # Pages this ranking left out as look-alikes, with the noun asked and the page's word (for %context --json).
         self.left_out: dict[int, tuple[PageRow, str, str]] = {}
+        # The kind of answer asked for that no page found gave ("a clock time"), and how many pages were found.
+        self.unanswered: dict[str, object] | None = None
 
     def rank(self, prompt: str, context: Sequence[str] = (), resident: Sequence[str] = ()) -> list[Hit]:
         """The pages `prompt` needs, best first. `context`: recent prompts; `resident`: texts in the window
         (a first hop may be there already, and then only the second one is in swap)."""
         anchored = self._anchored(prompt, context, resident) if self.options.temporal else None
-        if anchored is not None:
-            return anchored
-        return self._rank(prompt, context, resident)
+        hits = anchored if anchored is not None else self._rank(prompt, context, resident)
+        return self._answering(prompt, hits)
+
+    def _answering(self, prompt: str, hits: list[Hit]) -> list[Hit]:
+        """`hits`, or none when the question asks for a kind of answer (a clock time, an amount, a name: answers.py)
+        that not one of them gives: the right topic and a fact never told ("What time is the dentist?" and the
+        page saying it is on Tuesday) answers nothing. Recorded in `unanswered`."""
+        kind = asked_for(prompt) if self.options.answer_kinds and hits else None
+        if kind is None or any(gives(kind, hit.page.text, prompt) for hit in hits):
+            return hits
+        self.unanswered = {"wanted": kind, "pages": len(hits)}
+        return []
 
     def _anchored(self, prompt: str, context: Sequence[str], resident: Sequence[str]) -> list[Hit] | None:
         """A question placed in time by an anchor ("before Sofia", "after the move"): what it asks about, among

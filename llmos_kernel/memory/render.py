@@ -199,7 +199,10 @@ def _paging_lines(paging: dict[str, Any] | None) -> list[str]:
         lines.append(f"  last recall: {item['id']} ← {said}[{item['source']}]"
                      f" {_page_list(item['pages'], item['page_count'])} (matched {_why(item)})")
     if last and not last.get("recalled"):
-        lines.append("  last recall: nothing")
+        unanswered = last.get("unanswered")
+        why = (f" ({plural(unanswered['pages'], 'page')} on the topic, none giving {unanswered['wanted']})"
+               if unanswered else "")
+        lines.append(f"  last recall: nothing{why}")
     for item in last.get("lookalikes", [])[:3]:
         said = f"cell [{item['cell']}]" if item.get("cell") is not None else item["segment_id"]
         lines.append(f"  left out as a look-alike: {said} page {item['page'] + 1}"

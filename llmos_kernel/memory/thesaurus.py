@@ -163,6 +163,21 @@ def closely_kinded(noun: str) -> bool:
     return bool(senses) and senses[0][1] in CLOSE_KINDS
 
 
+def first_kind(word: str) -> str:
+    """The kind (WordNet lexicographer file: "noun.time", "noun.person") of what `word` mostly means as a noun,
+    or "" (not loaded, or no noun)."""
+    senses = _senses(word.lower()) if loaded() is not None else ()
+    return senses[0][1] if senses else ""
+
+
+def is_colour(word: str) -> bool:
+    """Whether `word` may mean a colour ("teal"; "orange" and "navy" too, in their second senses): one of its
+    first OWN_SENSES noun senses is a kind of colour, within DEPTH levels."""
+    senses = _senses(word.lower()) if loaded() is not None else ()
+    colour = _senses_of("color")
+    return bool(colour) and any(colour[0][0] in _ancestors(sense, DEPTH) for sense, _ in senses)
+
+
 def _senses(word: str) -> tuple[tuple[int, str], ...]:
     """The first OWN_SENSES noun senses of `word` (its base form), with their kinds, most frequent first."""
     if not _SIMPLE.match(word):

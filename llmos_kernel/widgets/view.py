@@ -262,6 +262,10 @@ def paging_of(snapshot: dict[str, Any]) -> Paging | None:
             line += f", evicting {plural(len(evicted), 'colder segment')}"
         if dropped:  # pages of earlier questions let go from the copies this recall rebuilt (still in swap)
             line += f", dropping {plural(dropped, 'page')} no longer relevant"
+    unanswered = last.get("unanswered")
+    if unanswered and not recalled:  # as %memory says it: pages on the topic, none with the kind of answer asked
+        line = (f"last recall: nothing, {plural(unanswered['pages'], 'page')} on the topic"
+                f" gave no {str(unanswered['wanted']).split(' ', 1)[-1]}")
     lookalikes = last.get("lookalikes") or []
     if lookalikes:  # as %memory says it: which cells' pages were about a look-alike of what was asked
         cells = ", ".join(dict.fromkeys(f"[{item['cell']}]" if item.get("cell") is not None else "-"
