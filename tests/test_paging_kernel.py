@@ -220,7 +220,7 @@ def test_a_noun_never_used_recalls_the_kinds_of_it_by_the_thesaurus(kernel: Kern
     """Issue 22, on the real shipped WordNet and embedding model: "which of my relatives" finds the son, the
     daughter and the grandfather (no word in common, and each too little like the question for meaning alone),
     `%context --json` says the thesaurus found them and by which word; a look-alike ("our dog" against a pug
-    mill) recalls nothing."""
+    mill) recalls nothing, nor does the page on the topic that never says the kind of answer asked (a time)."""
     from llmos_kernel.memory import embed, thesaurus
 
     if not (embed.available() and thesaurus.available()):
@@ -257,3 +257,15 @@ def test_a_noun_never_used_recalls_the_kinds_of_it_by_the_thesaurus(kernel: Kern
 
     line = paging_of(snapshot(kernel)).last  # the panel says it too
     assert line.startswith("last recall: nothing, leaving out 1 look-alike ([") and "]" in line, line
+    # The right topic, and never the kind of answer asked: the page says the day, the question asks the time.
+    page_out(kernel, server, {"dentist": "My dentist appointment got moved to Tuesday, ugh."})
+    sent = ask(kernel, server, "What time is my dentist appointment?", "dentist-time")
+    assert "moved to Tuesday" not in sent
+    paging = last_recall(kernel)
+    assert paging["recalled"] == [] and paging["unanswered"]["wanted"] == "a clock time", paging
+    assert paging["unanswered"]["pages"] >= 1
+    assert "none giving a clock time)" in ok(kernel.run("%memory")).stdout
+    line = paging_of(snapshot(kernel)).last
+    assert line.startswith("last recall: nothing, ") and "gave no clock time" in line, line
+    sent = ask(kernel, server, "Which day is my dentist appointment?", "dentist-day")  # the day it does give
+    assert "moved to Tuesday" in sent and last_recall(kernel)["unanswered"] is None

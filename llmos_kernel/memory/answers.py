@@ -50,10 +50,12 @@ _ASKED: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                r"|(?:what|which)(?:'s| is| was)? (?:[\w']+\s+){1,4}names?\s*\?"),
         (COLOUR, r"(?:what|which) colou?rs?\b"),
         (PERSON, r"who(?:m|'s)?\b(?! else)"),
-        (WHEN, r"when\b"),
+        # A question's "when" is followed by its verb ("when did", "when's"); "when I run it, why ..." is a clause.
+        (WHEN, r"when(?:'s|\s+(?:is|are|was|were|do|does|did|will|would|can|could|should|has|have|had|am)\b)"),
     ))
 # An asking sentence that is about memory at all (as questions._ASKS): a cell's other sentences ask for code.
-_SENTENCE = re.compile(r"[^.!?;\n]+[.!?;]?")
+# Sentences, and the questions a sentence joins ("When is the party, and who is coming?" asks two things).
+_SENTENCE = re.compile(r"(?:[^.!?;,\n]|,(?!\s*(?:and|or|but|also|plus)\s))+[.!?;]?")
 _ASKING = re.compile(_LEAD + r"(?:what|which|who|whom|whose|where|when|why|how|did|do|does|have|has|had|was|were"
                      r"|is|are|list|name)\b", re.IGNORECASE)
 
@@ -82,11 +84,13 @@ _DURATION = re.compile(r"\d|\b(?:since|every|per|daily|weekly|monthly|yearly|ann
 _NAMING = re.compile(r"\b(?:called|named|name is|name's|names are|known as|nicknamed|titled)\s+\W?(\w+)"
                      r"|[\"“‘'](\w[^\"”’']{0,40})[\"”’']", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z][a-z'-]+")
+_GOES_ON = re.compile(r"\s*(?:he|she|it|they|his|her|its|their|him|them|that|this|which|we|our)\b", re.IGNORECASE)
+_USER, _REPLY = re.compile(r"^\s*User:\s*"), "\n\nAssistant: "  # the labels of a turn's transcript (pages.py)
 
 
 def asked_for(prompt: str) -> str | None:
-    """The kind of answer `prompt` asks memory for (CLOCK, AMOUNT, NAME, ...), or None when it asks for none or for
-    something untyped as well (every asking sentence must ask for a kind; the first sentence's kind is returned)."""
+    """The kind of answer `prompt` asks memory for (CLOCK, AMOUNT, NAME, ...), or None when it asks for none, for
+    something untyped as well, or for two kinds (every asking sentence must ask for the same kind)."""
     kinds: list[str] = []
     for sentence in _SENTENCE.findall(prompt):
         sentence = sentence.strip()
@@ -96,12 +100,13 @@ def asked_for(prompt: str) -> str | None:
         if kind is None:
             return None
         kinds.append(kind)
-    return kinds[0] if kinds else None
+    return kinds[0] if kinds and len(set(kinds)) == 1 else None  # two kinds asked: not gated (kept simple)
 
 
 def gives(kind: str, text: str, question: str = "") -> bool:
     """Whether `text` may answer a question asking for `kind`: it says a time, an amount, a name, ... A name the
     question itself uses is no answer to it ("What's Priya's dog called?" and "Priya has a dog")."""
+    text = _told(text, question)
     if kind == CLOCK:
         return bool(_CLOCK.search(text))
     if kind == DAY:
@@ -123,6 +128,30 @@ def gives(kind: str, text: str, question: str = "") -> bool:
     if kind == COLOUR:
         return _colour(text)
     return True
+
+
+def _told(text: str, question: str) -> str:
+    """What of a page may tell the answer: the sentences on the question's topic (sharing a word with it) and
+    the one after each that goes on about it ("My sister got a dog. She's called Rex."); what the user said as a
+    whole when none is (a fact found by meaning: "Grandpa turns ninety" for "my grandfather's age"). A page holds
+    more than the fact (a cell's other requests, "loop 10 times", and the filler around it): those would pass for
+    an answer. Of the model's reply (a turn's page is "User: ... Assistant: ...", pages.py) only sentences on the
+    topic: a reply carries numbered steps, code and library names."""
+    user, marker, reply = text.partition(_REPLY)
+    user = _USER.sub("", user, count=1)
+    topic = _stems(question)
+
+    def on_topic(part: str, following: bool) -> list[str]:
+        sentences = _SENTENCE.findall(part)
+        shared = [bool(topic & _stems(sentence)) for sentence in sentences]
+        return [sentence for index, sentence in enumerate(sentences)
+                if shared[index] or following and index and shared[index - 1] and _GOES_ON.match(sentence)]
+
+    return "\n".join([*(on_topic(user, True) or [user]), *(on_topic(reply, False) if marker else [])])
+
+
+def _stems(text: str) -> set[str]:
+    return {word.lower()[:5] for word in _WORD.findall(text) if word.lower() not in STOPWORDS and len(word) > 2}
 
 
 def _new_names(text: str, asked: set[str]) -> list[str]:
