@@ -22,10 +22,12 @@ EARLIEST = re.compile(r"\b(first|earliest|originally|original|initially|at first
                       re.IGNORECASE)
 LATEST = re.compile(r"\b(now|currently|latest|most recent(ly)?|last|these days|today|still)\b", re.IGNORECASE)
 # "Which animals live with us?", "what foods", "which of my relatives": a plural asked about is a set too.
-# Not a verb after a singular noun: "which food makes the owner ill" asks for one thing (an -s word followed by
-# a determiner or a pronoun is a verb taking its object, not the noun asked about).
-_PLURAL = re.compile(r"\b(?:which|what)\s+(?:of\b|(?:\w+\s+)?\w{3,}[^s\W]s\b(?!\s+(?:the|a|an|my|me|our|us|your"
-                     r"|his|her|their|them|him|it|its|this|that|these|those)\b))", re.IGNORECASE)
+# Four letters are enough ("what pets"), not "does"/"goes". Not a verb after a singular noun: "which food makes
+# the owner ill" asks for one thing (an -s word followed by a determiner or a pronoun is a verb taking its object,
+# not the noun asked about).
+_PLURAL = re.compile(r"\b(?:which|what)\s+(?:of\b|(?!(?:does|goes)\b)(?:\w+\s+)?\w{2,}[^s\W]s\b"
+                     r"(?!\s+(?:the|a|an|my|me|our|us|your|his|her|their|them|him|it|its|this|that|these|those)\b))",
+                     re.IGNORECASE)
 # A sentence asking memory something ("which pets do we have", "list all the cities", "what was the original
 # deadline") against one asking for help with code ("how do I keep the original order", "sort a list of tuples",
 # "drop all rows"): only the first makes a question about a set. Measured: the words of _ALL and EARLIEST are

@@ -331,6 +331,8 @@ class Ranker:
         concepts = [concept for noun in unseen
                     for concept in thesaurus.concepts(noun) or (
                         tuple(c for word in noun.split() if " " in noun for c in thesaurus.concepts(word)))]
+        if members:  # "which pets", "what animals": every thing of the kind they stand for (thesaurus.ROOTS)
+            concepts += [concept for noun in unseen if " " not in noun for concept in thesaurus.kind_root(noun)]
         pages = self.swap.conceptual(list(dict.fromkeys(concepts)))
         spread: dict[str, int] = {}
         for said in pages.values():

@@ -129,7 +129,36 @@ def broader(word: str) -> tuple[int, ...]:
     the word is indexed under each of them (swap.py), so a question about one finds it. Empty until loaded."""
     if loaded() is None:
         return ()
-    return _broader(word.lower())
+    found = _broader(word.lower())
+    top = root(word)
+    return found + top if top and top[0] not in found else found
+
+
+# A kind's own top concept (WordNet's unique beginners): every animal is an "animal", every food a "food",
+# however deep ("budgie" is six levels below animal, "tortoise" seven: beyond DEPTH). A page saying one is filed
+# under it too, so "which animals live with us?" finds the rabbit, the tortoise and the budgie.
+ROOTS = {"noun.animal": ("animal", 0), "noun.food": ("food", 0), "noun.plant": ("plant", 1)}  # lemma, its sense
+ROOT_NEAR = 2  # a question's noun this close below a root asks for all of its kind too ("pets": animal, 1 up)
+
+
+def root(word: str) -> tuple[int, ...]:
+    """The top concept of the kind of what `word` mostly means (ROOTS), or ()."""
+    senses = _senses(word.lower()) if loaded() is not None else ()
+    if not senses or senses[0][1] not in ROOTS:
+        return ()
+    lemma, rank = ROOTS[senses[0][1]]
+    tops = _senses_of(lemma) if rank < OWN_SENSES else ()
+    return (tops[rank][0],) if len(tops) > rank else ()
+
+
+def kind_root(noun: str) -> tuple[int, ...]:
+    """The top concept a question's `noun` stands for, when it is one or ROOT_NEAR levels below it ("animals",
+    "pets", "creatures"): a question about a set of those asks for every thing of that kind."""
+    senses = _senses(noun.lower()) if loaded() is not None else ()
+    if not senses:
+        return ()
+    tops = {_senses_of(lemma)[rank][0] for lemma, rank in ROOTS.values() if len(_senses_of(lemma)) > rank}
+    return tuple(concept for concept, up in _ancestors(senses[0][0], ROOT_NEAR).items() if concept in tops)[:1]
 
 
 def lookalike(noun: str, other: str) -> bool:

@@ -237,3 +237,22 @@ def test_a_thing_the_question_rules_out_has_no_lookalikes_to_rule_out():
     swap = swap_of(*LOOKALIKES, wrap=False)
     hits = Ranker(swap).rank("What knocked the fern over, if not a dog?")
     assert hits and LOOKALIKES[3] in hits[0].page.text
+
+
+def test_every_animal_and_food_is_filed_under_its_kind_however_deep():
+    # "budgie" is six levels below "animal", "tortoise" seven (beyond DEPTH): the kind's top concept files them.
+    assert related("budgie", "animals") and related("tortoise", "animals") and related("lentils", "food")
+    assert thesaurus.kind_root("pets") == thesaurus.kind_root("animals") != ()  # a pet is one level below
+    assert thesaurus.kind_root("sister") == () and thesaurus.kind_root("kiln") == ()
+
+
+PETS = ["Morning! The vet says our rabbit Clover needs her nails trimmed. Can you help me read a parquet file?",
+        "Ugh, the tortoise escaped the garden again, found him under the hedge. How do I rename columns in polars?",
+        "My budgie Kiwi learned to whistle the Archers theme. What's the fastest way to dedupe a list?"]
+
+
+@pytest.mark.parametrize("question", ["What pets do we have?", "Which animals live with us?"])
+def test_a_question_about_all_the_animals_finds_each_however_deep_its_kind(question):
+    swap = swap_of(*PETS, chatter=30, wrap=False)
+    found = " ".join(hit.page.text for hit in Ranker(swap).rank(question))
+    assert all(fact in found for fact in PETS), found
