@@ -121,7 +121,7 @@ def render_map(view: Plan | dict[str, Any]) -> str:
     # yet part of `used`, so the rows add up to the header.
     framing = used - sum(by_kind.values())
     if framing > 0:
-        lines.append(f"  {'template':<9} {framing:>9,}  the chat format around the messages")
+        lines.append(f"  {'framing':<9} {framing:>9,}  the chat format around the messages")
     lines += ["", f"  {'id':<10} {'cell':<6} {'kind':<9} {'tokens':>9}  pin  {'state':<9} preview"]
     for row in data.get("segments") or _rows_from_regions(data["regions"]):
         cell = row.get("execution_count")

@@ -390,5 +390,5 @@ def test_snapshot_shape_and_render_map(make_window):
     # and no segment's: a row of their own, so the rows add up to the header.
     by_kind = [line.split() for line in text.split("by kind:")[1].split("\n\n")[0].splitlines() if line.strip()]
     framing = snapshot["used"] - sum(snapshot["by_kind"].values())
-    assert framing > 0 and by_kind[-1][:2] == ["template", str(framing)]
+    assert framing > 0 and by_kind[-1][:2] == ["framing", str(framing)]
     assert sum(int(row[1]) for row in by_kind) == snapshot["used"]
