@@ -105,7 +105,8 @@ def nouns(prompt: str) -> list[str]:
 def head_nouns(text: str) -> list[str]:
     """The words of `text` that may be nouns heading what they are in: lower-case content words (not names),
     less those placed before a word placed as a noun (nouns(): after a determiner, at most one word between),
-    which modify it: "coffee" of "we drink coffee", "orchestra" of "the youth orchestra", not "youth"."""
+    which modify it: "coffee" of "we drink coffee", "orchestra" of "the youth orchestra", not "youth"; but
+    "daughter" of "our daughter started" (a verb follows it)."""
     words = WORD.findall(text)
     lower = [word.lower() for word in words]
 
@@ -118,8 +119,16 @@ def head_nouns(text: str) -> list[str]:
                                    or index > 1 and lower[index - 2] in _DETERMINERS
                                    and lower[index - 1] not in _DETERMINERS)
 
+    def verb_like(index: int) -> bool:
+        # "Our daughter started", "my uncle lives": the word after a subject is its verb, not the noun it
+        # modifies (a past form, or an -s after a word without one; "the car keys" then keeps "car" too,
+        # which only matters for close kinds: "the dog beds" is about a dog as well).
+        word = lower[index]
+        return word.endswith("ed") or word.endswith("s") and not lower[index - 1].endswith("s")
+
     return list(dict.fromkeys(lower[index] for index in range(len(words))
-                              if content(index) and not (index + 1 < len(words) and placed(index + 1))))
+                              if content(index) and not (index + 1 < len(words) and placed(index + 1)
+                                                         and not verb_like(index + 1))))
 
 
 def inflected(word: str, words: Sequence[str]) -> bool:

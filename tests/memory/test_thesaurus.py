@@ -196,6 +196,8 @@ def test_head_nouns_leave_out_names_and_the_words_that_modify_a_noun():
     assert head_nouns("My daughter Lucia plays the cello in the youth orchestra.") == [
         "daughter", "plays", "cello", "orchestra"]  # not "youth": it modifies the orchestra; not Lucia: a name
     assert "coffee" in head_nouns("We only drink coffee from the Kenyan roaster.")
+    assert head_nouns("Our daughter started at Riverside Primary.")[0] == "daughter"  # a verb follows it
+    assert "uncle" in head_nouns("My uncle lives in Porto.") and "dad" in head_nouns("My dad walked again.")
 
 
 LOOKALIKES = ["Morning! My sister Maria just started as a nurse at the children's hospital. How do I merge frames?",
