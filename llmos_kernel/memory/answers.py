@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from .questions import NOT_BRIDGES, entities
+from .questions import NOT_BRIDGES, WORD, entities, inflected
 from .swap import STOPWORDS
 
 CLOCK = "a clock time"
@@ -84,7 +84,14 @@ _DURATION = re.compile(r"\d|\b(?:since|every|per|daily|weekly|monthly|yearly|ann
 _NAMING = re.compile(r"\b(?:called|named|name is|name's|names are|known as|nicknamed|titled)\s+\W?(\w+)"
                      r"|[\"“‘'](\w[^\"”’']{0,40})[\"”’']", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z][a-z'-]+")
-_GOES_ON = re.compile(r"\s*(?:he|she|it|they|his|her|its|their|him|them|that|this|which|we|our)\b", re.IGNORECASE)
+# The words that ask for a kind rather than say what about ("what *time* is the dentist", "how much did the bike
+# *cost*"): a sentence sharing only these with the question is not on its topic ("the script takes more time").
+_ASKING_WORDS = {
+    CLOCK: "time times clock", DAY: "day days date dates month weekday", YEAR: "year years",
+    WHEN: "when", DURATION: "long often frequently since", NAME: "name names named naming called call",
+    AMOUNT: "much old far big tall heavy fast expensive price prices cost costs amount total budget fee fees pay"
+            " paid paying spend spent age", PERSON: "who", COLOUR: "colour colours color colors",
+}
 _USER, _REPLY = re.compile(r"^\s*User:\s*"), "\n\nAssistant: "  # the labels of a turn's transcript (pages.py)
 
 
@@ -103,10 +110,12 @@ def asked_for(prompt: str) -> str | None:
     return kinds[0] if kinds and len(set(kinds)) == 1 else None  # two kinds asked: not gated (kept simple)
 
 
-def gives(kind: str, text: str, question: str = "") -> bool:
+def gives(kind: str, text: str, question: str = "", worded: bool = False) -> bool:
     """Whether `text` may answer a question asking for `kind`: it says a time, an amount, a name, ... A name the
-    question itself uses is no answer to it ("What's Priya's dog called?" and "Priya has a dog")."""
-    text = _told(text, question)
+    question itself uses is no answer to it ("What's Priya's dog called?" and "Priya has a dog"). `worded`: the
+    page was found by the question's words, so a page sharing only the words asking for the kind ("cost") is off
+    the topic and gives nothing."""
+    text = _told(text, question, kind, worded)
     if kind == CLOCK:
         return bool(_CLOCK.search(text))
     if kind == DAY:
@@ -130,28 +139,37 @@ def gives(kind: str, text: str, question: str = "") -> bool:
     return True
 
 
-def _told(text: str, question: str) -> str:
+def _told(text: str, question: str, kind: str = "", worded: bool = False) -> str:
     """What of a page may tell the answer: the sentences on the question's topic (sharing a word with it) and
-    the one after each that goes on about it ("My sister got a dog. She's called Rex."); what the user said as a
-    whole when none is (a fact found by meaning: "Grandpa turns ninety" for "my grandfather's age"). A page holds
+    the one after each in its paragraph unless it asks something ("My sister got a dog. She's called Rex.",
+    "Booked the dentist. Dr Alvarez, 3pm."; not "Also, how do I loop 10 times?"); what the user said as a
+    whole when none is and the page was found by meaning (`worded` False: "Grandpa turns ninety" for "my
+    grandfather's age"). A page holds
     more than the fact (a cell's other requests, "loop 10 times", and the filler around it): those would pass for
     an answer. Of the model's reply (a turn's page is "User: ... Assistant: ...", pages.py) only sentences on the
     topic: a reply carries numbered steps, code and library names."""
     user, marker, reply = text.partition(_REPLY)
     user = _USER.sub("", user, count=1)
-    topic = _stems(question)
+    asking = set(_ASKING_WORDS.get(kind, "").split())
+    topic = [word for word in _words(question) if word not in asking]
 
     def on_topic(part: str, following: bool) -> list[str]:
-        sentences = _SENTENCE.findall(part)
-        shared = [bool(topic & _stems(sentence)) for sentence in sentences]
-        return [sentence for index, sentence in enumerate(sentences)
-                if shared[index] or following and index and shared[index - 1] and _GOES_ON.match(sentence)]
+        picked: list[str] = []
+        for paragraph in part.split("\n\n"):
+            sentences = _SENTENCE.findall(paragraph)
+            # As the index stems ("babies" for "baby"): a page the words found shares a word with the question.
+            shared = [any(inflected(word, topic) for word in _words(sentence)) for sentence in sentences]
+            picked += [sentence for index, sentence in enumerate(sentences)
+                       if shared[index] or following and index and shared[index - 1] and "?" not in sentence]
+        return picked
 
-    return "\n".join([*(on_topic(user, True) or [user]), *(on_topic(reply, False) if marker else [])])
+    said = on_topic(user, True) or ([] if worded else [user])
+    return "\n".join([*said, *(on_topic(reply, False) if marker else [])])
 
 
-def _stems(text: str) -> set[str]:
-    return {word.lower()[:5] for word in _WORD.findall(text) if word.lower() not in STOPWORDS and len(word) > 2}
+def _words(text: str) -> list[str]:
+    return list(dict.fromkeys(word.lower() for word in WORD.findall(text)
+                              if word.lower() not in STOPWORDS and (len(word) > 2 or word.isdigit())))
 
 
 def _new_names(text: str, asked: set[str]) -> list[str]:
