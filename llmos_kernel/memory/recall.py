@@ -163,7 +163,7 @@ class Ranker:
         that not one of them gives: the right topic and a fact never told ("What time is the dentist?" and the
         page saying it is on Tuesday) answers nothing. Recorded in `unanswered`."""
         kind = asked_for(prompt) if self.options.answer_kinds and hits else None
-        if kind is None or any(gives(kind, hit.page.text, prompt, hit.signal in ("lexical", "both")) for hit in hits):
+        if kind is None or any(gives(kind, hit.page.text, prompt) for hit in hits):
             return hits
         self.unanswered = {"wanted": kind, "pages": len(hits)}
         return []
