@@ -26,6 +26,9 @@ per page; BM25 is additive over words, so weighting words differently stays exac
   coffee for tea) goes before anything is measured against it: the right topic and a fact never told answers
   nothing. A yes/no question rules out look-alikes of its first noun only, and a thing it rules out has none.
   `%context --json` lists the pages left out (Ranker.left_out).
+- Answer kinds (answers.py): a question asking for a clock time, a date, an amount, a name, ... recalls nothing
+  when no page found gives one ("What time is the dentist?" and the page saying it is on Tuesday): the right
+  topic and a fact never told, seen from the question's side. `unanswered` says which kind was wanted.
 - Sets: a question about a set ("list all", "how many", "which animals", "which ... first") needs every
   member, and members are less alike the question than one fact is to a pointed one. Once the question has
   found something, pages down to SET_FLOOR near the best come along, and any of its rarest words passes the
