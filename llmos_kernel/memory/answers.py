@@ -31,6 +31,7 @@ DURATION = "a duration or a frequency"
 NAME = "a name"
 PERSON = "a person"
 COLOUR = "a colour"
+PLACE = "a place"
 
 _LEAD = r"^\W*(?:(?:and|so|ok|okay|also|then|now|but|hey|hi|quick question|remind me|tell me|do you (?:know|remember)" \
         r"|can you (?:tell me|remind me)|i forgot|i can't remember)\W+)*(?:(?:for|in|on|at|since|by|until)\s+)?"
@@ -50,6 +51,9 @@ _ASKED: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
                r"|(?:what|which)(?:'s| is| was)? (?:[\w']+\s+){1,4}names?\s*\?"),
         (COLOUR, r"(?:what|which) colou?rs?\b"),
         (PERSON, r"who(?:m|'s)?\b(?! else)"),
+        (PLACE, r"where(?:'s|\s+(?:is|are|was|were|do|does|did|will|would|can|could|should|has|have|had|am)\b)"
+                r"|(?:in|at|to|from)?\s*(?:what|which) (?:city|town|village|country|place|address|street|venue"
+                r"|neighbou?rhood|hospital|school|hotel|restaurant|shop|store|gym|office|airport|station)\b"),
         # A question's "when" is followed by its verb ("when did", "when's"); "when I run it, why ..." is a clause.
         (WHEN, r"when(?:'s|\s+(?:is|are|was|were|do|does|did|will|would|can|could|should|has|have|had|am)\b)"),
     ))
@@ -83,12 +87,20 @@ _DURATION = re.compile(r"\d|\b(?:since|every|per|daily|weekly|monthly|yearly|ann
                        rf"|{_NUMBER_WORDS})\b", re.IGNORECASE)
 _NAMING = re.compile(r"\b(?:called|named|name is|name's|names are|known as|nicknamed|titled)\s+\W?(\w+)"
                      r"|[\"“‘'](\w[^\"”’']{0,40})[\"”’']", re.IGNORECASE)
+# "Where?" is answered by a name ("in Lisbon", "at Casa Verde"), a place word ("the city", "downtown"), or a
+# thing placed by a preposition: "at the children's hospital", "under the flowerpot", "behind the shed".
+_SOMEWHERE = re.compile(r"\b(?:home|here|there|abroad|overseas|upstairs|downstairs|online|nearby|locally|downtown"
+                        r"|uptown|outside|inside|next door|round the corner|around the corner)\b", re.IGNORECASE)
+_PLACED = re.compile(r"\b(?:at|in|into|inside|to|from|near|by|behind|under|underneath|beneath|above|over|on|beside"
+                     r"|next to|opposite|across|outside|past)\s+((?:[\w'.-]+\s+){0,2}[\w'.-]+)", re.IGNORECASE)
+_PLACE_KINDS = ("noun.location", "noun.artifact", "noun.object", "noun.group")
 _WORD = re.compile(r"[A-Za-z][a-z'-]+")
 # The words that ask for a kind rather than say what about ("what *time* is the dentist", "how much did the bike
 # *cost*"): a sentence sharing only these with the question is not on its topic ("the script takes more time").
 _ASKING_WORDS = {
     CLOCK: "time times clock", DAY: "day days date dates month weekday", YEAR: "year years",
     WHEN: "when", DURATION: "long often frequently since", NAME: "name names named naming called call",
+    PLACE: "where place places address location city town village country",
     AMOUNT: "much old far big tall heavy fast expensive price prices cost costs amount total budget fee fees pay"
             " paid paying spend spent age", PERSON: "who", COLOUR: "colour colours color colors",
 }
@@ -134,6 +146,8 @@ def gives(kind: str, text: str, question: str = "") -> bool:
         return bool(_new_names(text, asked)) or _of_kind(text, "noun.person", exclude=asked)
     if kind == COLOUR:
         return _colour(text)
+    if kind == PLACE:
+        return bool(_SOMEWHERE.search(text)) or _placed(text, asked) or _of_kind(text, "noun.location", exclude=asked)
     return True
 
 
@@ -182,6 +196,26 @@ def _has_calendar_name(text: str) -> bool:
     """A day or a month: "May" only capitalized (else it is the verb)."""
     return any(word.lower() in NOT_BRIDGES and (word.lower() != "may" or word == "May") for word in _WORD.findall(text)
                if word.lower() not in ("dr", "mr", "mrs", "ms", "prof", "sir", "i"))
+
+
+def _placed(text: str, asked: set[str]) -> bool:
+    """Whether one of the (up to three) words after a preposition of place names where (_a_place)."""
+    words = (word.strip(".-'") for match in _PLACED.finditer(text) for word in match.group(1).split())
+    return any(_a_place(word, asked) for word in words if len(word) > 2 or any(char.isdigit() for char in word))
+
+
+def _a_place(word: str, asked: set[str]) -> bool:
+    """Whether `word`, placed by a preposition, names where: an identifier ("on db-stage-07"), a name the question
+    does not use ("in Crete", "at Casa Verde"; not a day or a month) or a place or thing ("the hospital", "the
+    flowerpot", "the sea"). Any placed word until the thesaurus is loaded (a page is never ruled out for want of
+    a way to tell)."""
+    from . import thesaurus
+
+    if any(char.isdigit() or char in ".-" for char in word):
+        return not word.isdigit()  # a host, a room, a gate: "on db-stage-07", "in room 4B"; not "at 8"
+    if word[0].isupper():
+        return word.lower() not in asked and word.lower() not in NOT_BRIDGES
+    return thesaurus.loaded() is None or thesaurus.first_kind(word) in _PLACE_KINDS
 
 
 def _event(text: str) -> bool:

@@ -77,16 +77,52 @@ def entities(text: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+# "How has my running progressed?", "how did Ana's reading change?", "what's changed at work?": how something
+# went over time needs its early and its late pages, which otherwise compete as one fact and its update do (held-out
+# F's multi-session misses each got one of the two). "How did" asks memory here, not for help.
+_CHANGE = re.compile(r"^\W*(?:how (?:has|have|did|does|is|are) (?:my|our|the|his|her|their|(?-i:[A-Z])\w*)\b.*"
+                     r"\b(?:chang|progress|evolv|improv|develop|grow|grew|gone (?:up|down)|went (?:up|down)"
+                     r"|go(?:ing)? (?:up|down))|what(?:'s| has| have)? changed\b)", re.IGNORECASE)
+
+
 def asks_for_set(prompt: str, earliest: bool = True) -> bool:
-    """Whether `prompt` asks memory about a set: all of something ("list all", "how many", "which animals") or
-    the first of several ("which did we get first", "the original deadline"), in a sentence that asks memory
-    rather than asks for help with code."""
+    """Whether `prompt` asks memory about a set: all of something ("list all", "how many", "which animals"), how
+    something changed over time ("how has my running progressed") or the first of several ("which did we get
+    first", "the original deadline"), in a sentence that asks memory rather than asks for help with code."""
     for sentence in _SENTENCE.findall(prompt):
+        if _CHANGE.match(sentence):
+            return True
         if not (_ALL.search(sentence) or _PLURAL.search(sentence) or earliest and EARLIEST.search(sentence)):
             continue
         if _ASKS.match(sentence) and not _HOW_TO.match(sentence):
             return True
     return False
+
+
+# "Whose starter survived, Priya's or Tom's?", "Was January's bill higher than February's?": a question offering
+# alternatives needs a page for each, and each page carries one of them only. Not "or not", "or so", "or
+# something": those offer nothing.
+_ALTERNATIVE = re.compile(r"\s*,?\s+\b(?:or|than|versus|vs\.?|compared (?:to|with))\s+"
+                          r"(?!(?:not|so|something|anything|else|more|less|fewer)\b)", re.IGNORECASE)
+
+
+def alternatives(prompt: str) -> list[str]:
+    """The questions `prompt` stands for when it offers alternatives, one for each: "Whose starter survived,
+    Priya's or Tom's?" -> "Whose starter survived, Priya's?", "Whose starter survived, Tom's?" (the second one's
+    alternative takes the place of as many words at the end of the first). [] when it offers none, or asks for
+    help with code ("how do I sort by date or by name")."""
+    for sentence in _SENTENCE.findall(prompt):
+        if not _ASKS.match(sentence) or _HOW_TO.match(sentence):
+            continue
+        match = _ALTERNATIVE.search(sentence)
+        if match is None:
+            continue
+        left, right = sentence[: match.start()].strip(), sentence[match.end() :].strip()
+        taken, kept = right.split(), left.split()
+        if not taken or len(kept) <= len(taken):
+            continue
+        return [f"{left}?", f"{' '.join(kept[: -len(taken)])} {right}?"]
+    return []
 
 
 def nouns(prompt: str) -> list[str]:

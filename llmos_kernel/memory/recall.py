@@ -57,6 +57,7 @@ from .questions import (
     LATEST,
     NOT_BRIDGES,
     WORD,
+    alternatives,
     asks_for_set,
     asks_yes_no,
     entities,
@@ -111,6 +112,7 @@ class RecallOptions:
     temporal: bool = True  # "first"/"originally" prefer older pages, "now"/"latest" newer ones
     thesaurus: bool = True  # pages filed by WordNet under a noun the question uses (thesaurus.py)
     answer_kinds: bool = True  # a question asking for a time, an amount, a name, ... needs a page giving one
+    alternatives: bool = True  # "Priya's or Tom's?": each alternative is ranked on its own as well
 
 
 @dataclass
@@ -159,7 +161,31 @@ class Ranker:
         (a first hop may be there already, and then only the second one is in swap)."""
         anchored = self._anchored(prompt, context, resident) if self.options.temporal else None
         hits = anchored if anchored is not None else self._rank(prompt, context, resident)
+        if self.options.alternatives:
+            hits = self._alternatives(prompt, hits, context, resident)
         return self._answering(prompt, hits)
+
+    def _alternatives(self, prompt: str, hits: list[Hit], context: Sequence[str], resident: Sequence[str]) -> list[Hit]:
+        """`hits` and, for a question offering alternatives ("Priya's or Tom's?", "higher than February's?"), the
+        pages each alternative finds on its own, taken in turn with the whole question's: a page carries one of
+        them, and against the whole question it matches half of what is asked (held-out F's comparisons: one of
+        the two pages came back). Each alternative is ranked by a ranker of its own (a ranking's caches are for
+        one prompt); what they left out as look-alikes is this ranking's too."""
+        parts = alternatives(prompt)
+        if not parts:
+            return hits
+        single = RecallOptions(**{**vars(self.options), "alternatives": False, "answer_kinds": False})
+        rankings = [hits]
+        for part in parts:
+            ranker = Ranker(self.swap, single)
+            rankings.append(ranker.rank(part, context, resident))
+            self.left_out.update(ranker.left_out)
+        merged: dict[int, Hit] = {}
+        for position in range(max(len(ranking) for ranking in rankings)):
+            for ranking in rankings:
+                if position < len(ranking):
+                    merged.setdefault(ranking[position].page.rowid, ranking[position])
+        return list(merged.values())[: self.options.max_pages]
 
     def _answering(self, prompt: str, hits: list[Hit]) -> list[Hit]:
         """`hits`, or none when the question asks for a kind of answer (a clock time, an amount, a name: answers.py)
@@ -335,7 +361,7 @@ class Ranker:
                     for concept in thesaurus.concepts(noun) or (
                         tuple(c for word in noun.split() if " " in noun for c in thesaurus.concepts(word)))]
         if members:  # "which pets", "what animals": every thing of the kind they stand for (thesaurus.ROOTS)
-            concepts += [concept for noun in unseen if " " not in noun for concept in thesaurus.kind_root(noun)]
+            concepts += [concept for noun in unseen for concept in thesaurus.kind_root(noun)]
         pages = self.swap.conceptual(list(dict.fromkeys(concepts)))
         spread: dict[str, int] = {}
         for said in pages.values():

@@ -104,7 +104,8 @@ def concept_schema() -> list[str]:
     """What kinds of thing each page names (thesaurus.py): one row per page, WordNet concept and the word that
     is one ("daughter" under relative, offspring, family...), so a question about relatives finds the page.
     Written by the background thread after the page's vector; a row with concept 0 marks a page as done (a page
-    may name no thing at all). A page's rows go with it (the cascade from swap_pages)."""
+    may name no thing at all), its word the filing rules it was done by (thesaurus.FILED). A page's rows go with
+    it (the cascade from swap_pages)."""
     return [
         """CREATE TABLE IF NOT EXISTS swap_concepts (
             page INTEGER NOT NULL REFERENCES swap_pages(rowid) ON DELETE CASCADE,
@@ -472,16 +473,20 @@ class Swap:
             rows = self._db.execute(
                 "SELECT p.rowid, f.text FROM swap_pages p JOIN swap_segments s ON s.rowid = p.segment"
                 " JOIN swap_fts f ON f.rowid = p.rowid WHERE s.scope = ?"
-                " AND NOT EXISTS (SELECT 1 FROM swap_concepts c WHERE c.page = p.rowid) ORDER BY p.rowid DESC LIMIT ?",
-                (self.scope, limit),
+                " AND NOT EXISTS (SELECT 1 FROM swap_concepts c WHERE c.page = p.rowid AND c.concept = 0"
+                " AND c.word = ?) ORDER BY p.rowid DESC LIMIT ?",
+                (self.scope, thesaurus.FILED, limit),
             ).fetchall()
         if not rows:
             return 0
-        found = [(rowid, 0, "") for rowid, _ in rows]
+        # The "done" row names the filing rules it was indexed by: a page filed by older rules (another
+        # thesaurus.FILED) is filed again, its old rows replaced.
+        found = [(rowid, 0, thesaurus.FILED) for rowid, _ in rows]
         for rowid, text in rows:
             words = {word for word in _CONCEPT_WORD.findall(text.lower()) if word not in STOPWORDS}
             found += [(rowid, concept, word) for word in sorted(words) for concept in thesaurus.broader(word)]
         with self._lock, self._transaction():
+            self._db.executemany("DELETE FROM swap_concepts WHERE page = ?", [(rowid,) for rowid, _ in rows])
             # A page removed meanwhile has no row to point at: INSERT ... SELECT writes nothing for it.
             self._db.executemany(
                 "INSERT INTO swap_concepts (page, concept, word) SELECT rowid, ?, ? FROM swap_pages WHERE rowid = ?",

@@ -130,35 +130,92 @@ def broader(word: str) -> tuple[int, ...]:
     if loaded() is None:
         return ()
     found = _broader(word.lower())
-    top = root(word)
-    return found + top if top and top[0] not in found else found
+    return found + tuple(top for top in root(word) if top not in found)
 
 
 # A kind's own top concept (WordNet's unique beginners): every animal is an "animal", every food a "food",
 # however deep ("budgie" is six levels below animal, "tortoise" seven: beyond DEPTH). A page saying one is filed
 # under it too, so "which animals live with us?" finds the rabbit, the tortoise and the budgie.
 ROOTS = {"noun.animal": ("animal", 0), "noun.food": ("food", 0), "noun.plant": ("plant", 1)}  # lemma, its sense
+# Kinds people list that are not a lexicographer file of their own: "what sports", "which instruments", "what
+# languages", "what health problems" (illnesses and injuries) or symptoms ("back pain"). (lemma, its sense) ->
+# how many of a member's senses count: a language's name mostly means its people ("Dutch", "German"), the
+# language is its second sense; for the rest only what the member word mostly means (a "python" is a snake).
+SET_KINDS = {("sport", 0): 1, ("musical_instrument", 0): 1, ("language", 0): 2, ("health_problem", 0): 1,
+             ("symptom", 0): 1}
+# A question about the first kind asks for the second's too: "what health problems" and a back pain (WordNet
+# files pain under symptom, evidence of a problem, not under the problem).
+SET_ALSO = {("health_problem", 0): ("symptom", 0)}
+SET_DEPTH = 12  # a member may be this far below its kind ("saxophone" is five levels below musical instrument)
+# The rules by which broader() files a word, as a name: swap re-indexes a page filed by other rules. Change it
+# whenever what a word is filed under changes (2: SET_KINDS).
+FILED = "filed 2"
 ROOT_NEAR = 2  # a question's noun this close below a root asks for all of its kind too ("pets": animal, 1 up)
 
 
 def root(word: str) -> tuple[int, ...]:
-    """The top concept of the kind of what `word` mostly means (ROOTS), or ()."""
+    """The top concepts of the kinds of what `word` mostly means (ROOTS, SET_KINDS), or ()."""
     senses = _senses(word.lower()) if loaded() is not None else ()
-    if not senses or senses[0][1] not in ROOTS:
+    if not senses:
         return ()
-    lemma, rank = ROOTS[senses[0][1]]
-    tops = _senses_of(lemma) if rank < OWN_SENSES else ()
-    return (tops[rank][0],) if len(tops) > rank else ()
+    found: list[int] = []
+    if senses[0][1] in ROOTS:
+        lemma, rank = ROOTS[senses[0][1]]
+        tops = _senses_of(lemma) if rank < OWN_SENSES else ()
+        found += [tops[rank][0]] if len(tops) > rank else []
+    for kind, counted in _set_kinds().items():
+        if kind not in found and any(kind in _ancestors(sense, SET_DEPTH) for sense, _ in senses[:counted]):
+            found.append(kind)
+    return tuple(found)
 
 
 def kind_root(noun: str) -> tuple[int, ...]:
-    """The top concept a question's `noun` stands for, when it is one or ROOT_NEAR levels below it ("animals",
-    "pets", "creatures"): a question about a set of those asks for every thing of that kind."""
-    senses = _senses(noun.lower()) if loaded() is not None else ()
-    if not senses:
+    """The top concepts a question's `noun` (one word or two: "health problems") stands for, when it is one or
+    ROOT_NEAR levels below it ("animals", "pets", "creatures", "illnesses"), or names one in any of its senses
+    ("instruments": musical instruments are its fourth sense): a question about a set of those asks for every
+    thing of that kind."""
+    if loaded() is None:
         return ()
+    form = noun.lower().replace(" ", "_")
+    senses = _senses_of(form) if _SIMPLE.match(form.replace("_", "-")) else ()
     tops = {_senses_of(lemma)[rank][0] for lemma, rank in ROOTS.values() if len(_senses_of(lemma)) > rank}
-    return tuple(concept for concept, up in _ancestors(senses[0][0], ROOT_NEAR).items() if concept in tops)[:1]
+    tops |= set(_set_kinds())
+    near = _ancestors(senses[0][0], ROOT_NEAR) if senses else {}
+    found = [concept for concept in near if concept in tops]
+    found += [kind for kind in _set_kinds() if kind not in found and _names(form, kind)]
+    return tuple(found) + tuple(also for kind, also in _set_also().items() if kind in found and also not in found)
+
+
+@lru_cache(maxsize=1)
+def _set_kinds() -> dict[int, int]:
+    """SET_KINDS as synset ids -> how many of a member's senses count (empty until loaded)."""
+    found = {}
+    for (lemma, rank), counted in SET_KINDS.items():
+        senses = _senses_of(lemma)
+        if len(senses) > rank:
+            found[senses[rank][0]] = counted
+    return found
+
+
+@lru_cache(maxsize=1)
+def _set_also() -> dict[int, int]:
+    """SET_ALSO as synset ids (empty until loaded)."""
+    ids = {}
+    for kind, also in SET_ALSO.items():
+        first, second = _senses_of(kind[0]), _senses_of(also[0])
+        if len(first) > kind[1] and len(second) > also[1]:
+            ids[first[kind[1]][0]] = second[also[1]][0]
+    return ids
+
+
+@lru_cache(maxsize=4096)
+def _names(form: str, synset: int) -> bool:
+    """Whether `form` (or its base form) is one of the words for `synset`, in any of its senses."""
+    db = loaded()
+    assert db is not None
+    with _lock:
+        return any(db.execute("SELECT 1 FROM sense WHERE lemma = ? AND synset = ?", (base, synset)).fetchone()
+                   for base in _base_forms(form))
 
 
 def lookalike(noun: str, other: str) -> bool:

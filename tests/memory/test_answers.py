@@ -8,7 +8,20 @@ from __future__ import annotations
 import pytest
 
 from llmos_kernel.memory import answers, thesaurus
-from llmos_kernel.memory.answers import AMOUNT, CLOCK, COLOUR, DAY, DURATION, NAME, PERSON, WHEN, YEAR, asked_for, gives
+from llmos_kernel.memory.answers import (
+    AMOUNT,
+    CLOCK,
+    COLOUR,
+    DAY,
+    DURATION,
+    NAME,
+    PERSON,
+    PLACE,
+    WHEN,
+    YEAR,
+    asked_for,
+    gives,
+)
 from llmos_kernel.memory.recall import Ranker, RecallOptions
 
 from .test_thesaurus import swap_of
@@ -34,6 +47,8 @@ def wordnet():
     ("What's my sister's name?", NAME), ("Who cuts my hair?", PERSON), ("who's my landlord?", PERSON),
     ("What colour is my bike?", COLOUR), ("OK, when did I last see the GP?", WHEN),
     ("Remind me what time the dentist is. Then draft an email to the school.", CLOCK),
+    ("Where do I live?", PLACE), ("where's the spare key", PLACE), ("In which city is the offsite?", PLACE),
+    ("Which restaurant did we book for the anniversary?", PLACE),
 ])
 def test_the_kind_of_answer_a_question_asks_for(question, kind):
     assert asked_for(question) == kind
@@ -41,7 +56,7 @@ def test_the_kind_of_answer_a_question_asks_for(question, kind):
 
 @pytest.mark.parametrize("prompt", [
     "How many pets do I have?",  # answered by the pages naming each pet, none saying a number
-    "What was my first car?", "Where do I live?", "Who else is coming?", "What time zone is my client in?",
+    "What was my first car?", "Who else is coming?", "What time zone is my client in?",
     "When is the party, and where is it?",  # an untyped question beside it: never gated
     "When is the party, and who is coming with us?",  # two kinds: not gated either
     "When I run this loop, why does pandas warn me about a copy?",  # asks for help, not memory
@@ -70,6 +85,13 @@ ANSWERED = [
     ("What date is the conference?", "the conference is on the third of May"),
     ("Since when have I been vegetarian?", "I've been vegetarian since uni."),
     ("How much did the flights cost?", "flights were 340 euros return"),
+    ("Where does my sister work?", "my sister just started as a nurse at the children's hospital"),
+    ("Where do I keep the spare key?", "the spare key is under the blue flowerpot, don't tell anyone"),
+    ("Where did we go for our honeymoon?", "we spent our honeymoon in Crete, eight years ago"),
+    ("Where is the staging database?", "staging lives on db-stage-07 now"),
+    ("Where did I grow up?", "I grew up by the coast, hence all the sailing"),
+    ("Where do I swim?", "swam forty lengths at the lido before work"),
+    ("Which city is the offsite in?", "the offsite is in Porto this year"),
 ]
 
 
@@ -88,6 +110,10 @@ UNTOLD = [
     ("How old is my niece?", "My niece loves dinosaurs."),
     ("When did I adopt the cat?", "The cat keeps knocking my mug off the desk."),
     ("What's the name of Priya's dog?", "Priya has a dog that barks at the postman."),  # her name is no answer
+    ("Where does my sister work?", "My sister Maria just started as a nurse, so proud."),  # a person's name
+    ("Where is the party?", "The party is on Saturday at 8, bring cake."),  # a day and a time are no place
+    ("Which hotel did we book?", "Booked the hotel for three nights, 120 a night."),
+    ("Where did I buy my bike?", "I bought my bike second hand last year."),
 ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from llmos_kernel.memory.questions import _PLURAL, asks_for_set
+from llmos_kernel.memory.questions import _PLURAL, alternatives, asks_for_set
 from llmos_kernel.memory.recall import Ranker, RecallOptions
 from llmos_kernel.memory.segments import Kind, Segment
 from llmos_kernel.memory.swap import Swap
@@ -21,6 +21,9 @@ from llmos_kernel.memory.swap import Swap
     "What injuries have I had? List them all.",
     "ok, and which towns have I been to?",
     "For how many years does the warranty cover the controller?",
+    "How has my running progressed since January?",  # how something went: its early and late pages
+    "how did Ana's reading change this term?",
+    "What's changed about the flat?",
 ])
 def test_a_question_to_memory_about_a_set_or_the_first_of_several(prompt: str) -> None:
     assert asks_for_set(prompt)
@@ -34,6 +37,8 @@ def test_a_question_to_memory_about_a_set_or_the_first_of_several(prompt: str) -
     "Please sum the total of every invoice.",
     "What is the hamster called?",
     "Who fixed the heating?",
+    "How do I change the dtype of a column?",  # help with code
+    "How did you change the function?",  # about the reply, not how something of the user's went
 ])
 def test_a_request_for_code_or_a_pointed_question_is_not_one(prompt: str) -> None:
     assert not asks_for_set(prompt)
@@ -76,3 +81,41 @@ def test_a_day_or_a_title_is_no_bridge_for_a_second_hop(swap: Swap):
     found = [hit.page.text for hit in Ranker(swap, RecallOptions(semantic=False)).rank("Where is the team lunch?")]
     assert fact in found[0]
     assert not any("fixed bug" in text for text in found)
+
+
+@pytest.mark.parametrize(("prompt", "parts"), [
+    ("Whose sourdough starter survived, Priya's or Tom's?",
+     ["Whose sourdough starter survived, Priya's?", "Whose sourdough starter survived, Tom's?"]),
+    ("Which is pricier, the Spanish tutor or the piano lessons?",
+     ["Which is pricier, the Spanish tutor?", "Which is pricier, the piano lessons?"]),
+    ("Did I run further on Sunday or on Wednesday?",
+     ["Did I run further on Sunday?", "Did I run further on Wednesday?"]),
+    ("Was the January bill higher than February's?",
+     ["Was the January bill higher?", "Was the January bill February's?"]),
+])
+def test_a_question_offering_alternatives_stands_for_one_question_each(prompt: str, parts: list[str]) -> None:
+    assert alternatives(prompt) == parts
+
+
+@pytest.mark.parametrize("prompt", [
+    "How do I sort by date or by name?",  # help with code
+    "Is it going to rain or not?", "Did I mention a vet or something?",  # nothing offered
+    "What is my cat called?",
+])
+def test_a_question_offering_no_alternatives_is_one_question(prompt: str) -> None:
+    assert alternatives(prompt) == []
+
+
+def test_each_alternative_a_question_offers_finds_its_own_page(swap: Swap):
+    # Each page names one of the two: against the whole question it carries half of the names' weight.
+    facts = ["Priya's sourdough starter is called Bubbles and smells like yoghurt.",
+             "Tom's starter died after a week, he forgot to feed it."]
+    texts = [f"Note {n}: {FILLER}" for n in range(60)] + facts + ["Priya Patel moved to Leeds.", "Tom Berg runs."]
+    swap.put_many([Segment(Kind.HISTORY, text, answer="noted") for text in texts])
+    question = "Whose sourdough starter survived, Priya's or Tom's?"
+
+    def found(options: RecallOptions) -> list[str]:
+        return [fact for fact in facts if any(fact in hit.page.text for hit in Ranker(swap, options).rank(question))]
+
+    assert found(RecallOptions(semantic=False)) == facts
+    assert found(RecallOptions(semantic=False, alternatives=False)) != facts
